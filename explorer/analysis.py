@@ -1,0 +1,237 @@
+"""Per-layer analysis of a spec on the ``meta`` device: shapes, parameters, MACs, memory, receptive fields.
+
+torchinfo does the counting it already does (output shapes, parameters, multiply-adds) during one forward
+pass of a meta model, which allocates no weights; forward hooks registered alongside it track each layer's
+receptive field and effective stride. The result is a plain, JSON-ready record that charts, the UI, training
+and export all read.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+from torchinfo import summary
+
+from .models import GoogLeNet, build_model
+from .specs import ArchSpec, parse_spec
+
+#: Bytes per value for fp32 activations and weights.
+FP32_BYTES = 4
+#: Optimizer state kept per parameter, in copies of the weights (Adam keeps two moments).
+OPTIMIZER_STATE_COPIES = {"sgd": 0, "momentum": 1, "adam": 2}
+
+_KINDS = {
+    "Conv2d": "conv", "Linear": "linear", "BatchNorm2d": "batchnorm", "ReLU": "relu", "MaxPool2d": "maxpool",
+    "AdaptiveAvgPool2d": "avgpool", "AvgPool2d": "avgpool", "Flatten": "flatten", "Dropout": "dropout",
+    "LocalResponseNorm": "lrn",
+}
+#: Layers whose output the backward pass does not need to keep (in-place or free to recompute).
+_NOT_SAVED = {"relu", "flatten", "dropout"}
+
+
+@dataclass(frozen=True)
+class LayerAnalysis:
+    """One leaf layer, in execution order."""
+
+    name: str  # module path, e.g. "features.block3.conv2"
+    kind: str  # conv, linear, batchnorm, relu, maxpool, avgpool, flatten, dropout, lrn
+    block: str  # the block it belongs to, e.g. "block3", "inception4e", "head", "aux1"
+    output_shape: tuple[int, ...]  # without the batch dimension
+    params: int
+    macs: int  # multiply-adds for one image (torchinfo's count)
+    activation_bytes: int  # output size for one image, fp32
+    receptive_field: int  # input pixels per side one output value can see
+    effective_stride: int  # input pixels between neighbouring outputs (the "jump")
+    kernel_size: int | None = None
+    stride: int | None = None
+    groups: int = 1
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The analysis of one spec at one batch size."""
+
+    family: str
+    input_shape: tuple[int, int, int]  # (C, H, W)
+    batch_size: int
+    layers: tuple[LayerAnalysis, ...]
+    total_params: int
+    total_macs: int  # per image
+    param_bytes: int
+    feature_receptive_field: int  # receptive field of the last feature layer (before the head)
+    output_shape: tuple[int, ...]
+    blocks: tuple[str, ...] = field(default=())  # block names in order
+
+    @property
+    def activation_bytes(self) -> int:
+        """Output bytes of all layers for one image."""
+        return sum(layer.activation_bytes for layer in self.layers)
+
+    @property
+    def saved_activation_bytes(self) -> int:
+        """What the backward pass keeps for one image (the input and every non in-place output)."""
+        input_bytes = math.prod(self.input_shape) * FP32_BYTES
+        return input_bytes + sum(layer.activation_bytes for layer in self.layers if layer.kind not in _NOT_SAVED)
+
+    def training_memory_bytes(self, batch_size: int | None = None, *, optimizer: str = "adam") -> int:
+        """Estimated training memory: weights + gradients + optimizer state + saved activations (fp32)."""
+        batch = self.batch_size if batch_size is None else batch_size
+        copies = 2 + OPTIMIZER_STATE_COPIES[optimizer]
+        return copies * self.param_bytes + batch * self.saved_activation_bytes
+
+    def block_totals(self) -> list[dict[str, Any]]:
+        """Parameters, MACs and output shape per block, in order."""
+        totals: dict[str, dict[str, Any]] = {}
+        for layer in self.layers:
+            entry = totals.setdefault(layer.block, {"block": layer.block, "params": 0, "macs": 0, "layers": 0})
+            entry["params"] += layer.params
+            entry["macs"] += layer.macs
+            entry["layers"] += 1
+            entry["output_shape"] = layer.output_shape
+        return list(totals.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: lists instead of tuples, derived totals included."""
+        data = asdict(self)
+        data["input_shape"] = list(self.input_shape)
+        data["output_shape"] = list(self.output_shape)
+        data["blocks"] = list(self.blocks)
+        data["layers"] = [{**asdict(layer), "output_shape": list(layer.output_shape)} for layer in self.layers]
+        data["activation_bytes"] = self.activation_bytes
+        data["training_memory_bytes"] = self.training_memory_bytes()
+        data["block_totals"] = [{**row, "output_shape": list(row["output_shape"])} for row in self.block_totals()]
+        return data
+
+
+def analyze(spec: ArchSpec | Mapping[str, Any] | str, *, batch_size: int = 1) -> Analysis:
+    """Analyse a spec (or anything :func:`explorer.parse_spec` takes) without allocating weights.
+
+    Raises:
+        SpecError: when the spec is invalid.
+    """
+    spec = parse_spec(spec)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 65_536:
+        from .specs import SpecError
+
+        raise SpecError("batch_size", f"must be an integer between 1 and 65536, got {batch_size!r}")
+    return _analyze_cached(spec, batch_size)
+
+
+@lru_cache(maxsize=256)
+def _analyze_cached(spec: ArchSpec, batch_size: int) -> Analysis:
+    model = build_model(spec, device="meta")
+    if isinstance(model, GoogLeNet):
+        model.run_aux_in_eval = True
+    names = {module: name for name, module in model.named_modules()}
+    for module in names:
+        if isinstance(module, nn.BatchNorm2d):
+            # BN keeps the shape; on the meta device its decomposition costs ~0.1 ms a call for nothing.
+            module.forward = _identity  # type: ignore[method-assign]
+    tracker = _ReceptiveFieldTracker(spec.input_size, names)
+    handle = torch.nn.modules.module.register_module_forward_hook(tracker.hook)
+    try:
+        input_size = (1, spec.in_channels, spec.input_size, spec.input_size)
+        stats = summary(model, input_size=input_size, device="meta", mode="eval", verbose=0,
+                        col_names=("output_size", "num_params", "mult_adds"))
+    finally:
+        handle.remove()
+
+    layers = []
+    last_feature_rf = 1
+    for info in stats.summary_list:
+        if not info.is_leaf_layer or not info.executed:
+            continue
+        module = info.module
+        name = names.get(module, info.var_name)
+        kind = _KINDS.get(type(module).__name__, type(module).__name__.lower())
+        output_shape = tuple(int(size) for size in info.output_size[1:])
+        rf, jump = tracker.by_module.get(module, (0, 0))
+        path = name.split(".")
+        block = path[1] if path[0] == "features" and len(path) > 1 else path[0]
+        if path[0] == "features":
+            last_feature_rf = rf
+        kernel = getattr(module, "kernel_size", None)
+        stride = getattr(module, "stride", None)
+        layers.append(LayerAnalysis(
+            name=name, kind=kind, block=block, output_shape=output_shape, params=int(info.num_params),
+            macs=int(info.macs), activation_bytes=math.prod(output_shape) * FP32_BYTES,
+            receptive_field=rf, effective_stride=jump,
+            kernel_size=_first(kernel), stride=_first(stride), groups=int(getattr(module, "groups", 1))))
+    total_params = sum(parameter.numel() for parameter in model.parameters())
+    blocks = tuple(dict.fromkeys(layer.block for layer in layers))
+    return Analysis(
+        family=spec.family, input_shape=(spec.in_channels, spec.input_size, spec.input_size),
+        batch_size=batch_size, layers=tuple(layers), total_params=total_params,
+        total_macs=int(stats.total_mult_adds), param_bytes=total_params * FP32_BYTES,
+        feature_receptive_field=last_feature_rf,
+        output_shape=tuple(layer for layer in layers if not layer.block.startswith("aux"))[-1].output_shape,
+        blocks=blocks)
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _first(value: Any) -> int | None:
+    if value is None:
+        return None
+    return int(value[0]) if isinstance(value, (tuple, list)) else int(value)
+
+
+class _ReceptiveFieldTracker:
+    """Forward hooks that carry (receptive field, jump) from tensor to tensor.
+
+    The standard recurrence: ``rf_out = rf_in + (k - 1) * dilation * jump_in`` and ``jump_out = jump_in * s``.
+    A module whose output is a new tensor built from its children (Inception's concatenation) takes the
+    largest receptive field among its children's outputs. Global pooling, flatten and linear layers see the
+    whole map they are given.
+    """
+
+    def __init__(self, input_size: int, modules: Mapping[nn.Module, str]) -> None:
+        self.modules = modules  # the hook is global (one registration): ignore other models' modules
+        self.by_tensor: dict[int, tuple[int, int]] = {}
+        self.keep_alive: list[torch.Tensor] = []  # ids stay unique while the tensors live
+        self.by_module: dict[nn.Module, tuple[int, int]] = {}
+        self.input_size = input_size
+
+    def _lookup(self, tensor: Any) -> tuple[int, int]:
+        if isinstance(tensor, torch.Tensor) and id(tensor) in self.by_tensor:
+            return self.by_tensor[id(tensor)]
+        return (1, 1)  # the network's input
+
+    def hook(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if module not in self.modules or not isinstance(output, torch.Tensor):
+            return
+        children = list(module.children())
+        if children:
+            if id(output) not in self.by_tensor:
+                seen = [self.by_module[child] for child in children if child in self.by_module]
+                if seen:
+                    self._record(module, output, max(seen))
+            else:
+                self.by_module[module] = self.by_tensor[id(output)]
+            return
+        rf, jump = self._lookup(args[0] if args else None)
+        source = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            kernel = _first(module.kernel_size) or 1
+            stride = _first(module.stride) or 1
+            dilation = _first(getattr(module, "dilation", 1)) or 1
+            rf, jump = rf + (kernel - 1) * dilation * jump, jump * stride
+        elif isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten)) and source is not None \
+                and source.dim() == 4:
+            size_in = int(source.shape[-1])
+            size_out = int(output.shape[-1]) if output.dim() == 4 else 1
+            kernel = -(-size_in // size_out)
+            stride = max(size_in // size_out, 1)
+            rf, jump = rf + (kernel - 1) * jump, jump * stride
+        self._record(module, output, (rf, jump))
+
+    def _record(self, module: nn.Module, output: torch.Tensor, value: tuple[int, int]) -> None:
+        self.by_tensor[id(output)] = value
+        self.keep_alive.append(output)
+        self.by_module[module] = value

@@ -1,0 +1,88 @@
+"""The command line: ``python -m explorer {presets,summary,train,gpu}``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .analysis import analyze
+from .presets import list_presets, resolve_spec
+from .report import format_summary
+from .specs import Spec, SpecError, parse_spec
+
+
+def load_spec_argument(value: str) -> Spec:
+    """A preset name, a JSON file path, or inline JSON."""
+    if not value.strip().startswith("{") and (value.endswith(".json") or Path(value).is_file()):
+        path = Path(value)
+        if not path.is_file():
+            raise SpecError("spec", f"no such file: {value}")
+        return parse_spec(path.read_text(encoding="utf-8"))
+    return resolve_spec(value)
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    presets = list_presets()
+    if args.json:
+        print(json.dumps([{"name": p.name, "family": p.spec.family, "description": p.description,
+                           "source": p.source} for p in presets], indent=2))
+        return 0
+    width = max(len(p.name) for p in presets)
+    for preset in presets:
+        print(f"{preset.name:<{width}}  {preset.spec.family:<9}  {preset.description}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    spec = load_spec_argument(args.spec)
+    if args.input_size is not None:
+        spec = spec.replace(input_size=args.input_size)
+    analysis = analyze(spec, batch_size=args.batch_size)
+    if args.json:
+        print(json.dumps({"spec": spec.to_dict(), "analysis": analysis.to_dict()}, indent=2))
+    else:
+        print(format_summary(analysis, title=f"{args.spec} ({spec.family})"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m explorer", description="CNN Architecture Explorer")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    presets = commands.add_parser("presets", help="list the presets")
+    presets.add_argument("--json", action="store_true", help="print JSON")
+    presets.set_defaults(func=cmd_presets)
+
+    summary = commands.add_parser("summary", help="per-layer shapes, params, MACs and receptive fields")
+    summary.add_argument("spec", help="a preset name, a JSON spec file, or inline JSON")
+    summary.add_argument("--batch-size", type=int, default=1, help="batch size for the training-memory estimate")
+    summary.add_argument("--input-size", type=int, default=None, help="override the spec's input size")
+    summary.add_argument("--json", action="store_true", help="print the spec and analysis as JSON")
+    summary.set_defaults(func=cmd_summary)
+
+    _add_optional_commands(commands)
+    return parser
+
+
+def _add_optional_commands(commands: argparse._SubParsersAction) -> None:
+    """Commands whose modules register themselves (training, GPU monitor)."""
+    for module_name in ("explorer.training.cli", "explorer.gpu_cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(commands)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,65 @@
+"""The presets: JSON files in ``presets/``, loaded straight into the spec classes (so they are validated)."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .specs import Spec, SpecError, parse_spec
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str  # one line
+    source: str  # where the numbers come from
+    spec: Spec
+
+
+@lru_cache(maxsize=None)
+def _load_all() -> dict[str, Preset]:
+    presets = {}
+    for path in sorted(PRESETS_DIR.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        name = data.get("name", path.stem)
+        presets[name] = Preset(name=name, description=data["description"], source=data["source"],
+                               spec=parse_spec(data["spec"]))
+    return presets
+
+
+def list_presets() -> list[Preset]:
+    """All presets, sorted by name."""
+    return list(_load_all().values())
+
+
+def preset_names() -> list[str]:
+    return list(_load_all())
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name`` (its description and source included)."""
+    presets = _load_all()
+    if not isinstance(name, str) or not _NAME.match(name) or name not in presets:
+        shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
+        raise SpecError("preset", f"no preset named {shown!r}; choose one of {', '.join(presets)}")
+    return presets[name]
+
+
+def load_preset(name: str) -> Spec:
+    """The spec of the preset called ``name``."""
+    return get_preset(name).spec
+
+
+def resolve_spec(text: str) -> Spec:
+    """A preset name, or a JSON spec, as typed into the CLI or the API."""
+    if not isinstance(text, str):
+        return parse_spec(text)
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        return parse_spec(stripped)
+    return load_preset(stripped)

@@ -1,0 +1,57 @@
+"""What a user can edit: one frozen, validated dataclass per family, and :func:`parse_spec`."""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Union
+
+from .alexnet import AlexNetSpec
+from .base import ArchSpec
+from .errors import SpecError
+from .fields import MAX_TEXT_LENGTH, describe
+from .googlenet import GoogLeNetSpec, InceptionSpec
+from .nin import NiNBlockSpec, NiNSpec
+from .vgg import VGGSpec, format_conv_arch, parse_conv_arch
+
+Spec = Union[VGGSpec, GoogLeNetSpec, NiNSpec, AlexNetSpec]
+SPEC_CLASSES: dict[str, type[ArchSpec]] = {cls.family: cls for cls in (VGGSpec, GoogLeNetSpec, NiNSpec, AlexNetSpec)}
+#: Longest JSON text accepted for a whole spec.
+MAX_JSON_LENGTH = 100_000
+
+
+def parse_spec(data: Mapping[str, Any] | str | ArchSpec) -> Spec:
+    """Build a validated spec from a dict or JSON text (a spec, or a preset file with a ``spec`` key).
+
+    Raises:
+        SpecError: for anything malformed, out of range or too large, naming the field.
+    """
+    if isinstance(data, ArchSpec):
+        return data  # type: ignore[return-value]
+    if isinstance(data, (str, bytes)):
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        if len(text) > MAX_JSON_LENGTH:
+            raise SpecError("", f"the spec text is too long ({len(text):,} characters, at most {MAX_JSON_LENGTH:,})")
+        try:
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            raise SpecError("", f"not valid JSON: {describe(str(exc), 120)}") from None
+    if not isinstance(data, Mapping):
+        raise SpecError("", f"expected a JSON object describing a network, got {describe(data)}")
+    if "spec" in data and isinstance(data["spec"], Mapping):
+        data = data["spec"]  # a preset file: {"name", "description", "source", "spec": {...}}
+    family = data.get("family")
+    if family not in SPEC_CLASSES:
+        raise SpecError("family", f"must be one of {', '.join(SPEC_CLASSES)}, got {describe(family)}")
+    try:
+        return SPEC_CLASSES[family].from_dict(data)  # type: ignore[return-value]
+    except SpecError:
+        raise
+    except RecursionError:
+        raise SpecError("", "the spec is nested too deeply") from None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed")
+
+
+__all__ = ["AlexNetSpec", "ArchSpec", "GoogLeNetSpec", "InceptionSpec", "NiNBlockSpec", "NiNSpec", "SPEC_CLASSES",
+           "Spec", "SpecError", "VGGSpec", "format_conv_arch", "parse_conv_arch", "parse_spec", "MAX_TEXT_LENGTH"]

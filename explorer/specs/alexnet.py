@@ -1,0 +1,92 @@
+"""AlexNet (Krizhevsky, Sutskever & Hinton, 2012): five convs and three FC layers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import budget
+from .base import ArchSpec
+from .budget import Planner
+from .errors import SpecError
+from .fields import check_bool, check_choice, check_float, check_int, check_int_tuple, check_optional_int
+
+#: Convs split in two groups in the paper's two-GPU layout (1-based): conv2, conv4, conv5.
+GROUPED_CONVS = (2, 4, 5)
+
+
+@dataclass(frozen=True)
+class AlexNetSpec(ArchSpec):
+    """AlexNet. Defaults are torchvision's ``alexnet`` (3x224x224, 1000 classes, no LRN, no groups)."""
+
+    family = "alexnet"
+    family_label = "AlexNet"
+
+    in_channels: int = 3
+    num_classes: int = 1000
+    input_size: int = 224
+    conv_channels: tuple[int, int, int, int, int] = (64, 192, 384, 256, 256)  # the paper: 96, 256, 384, 384, 256
+    conv1_kernel: int = 11
+    conv1_stride: int = 4
+    conv1_padding: int = 2
+    hidden_sizes: tuple[int, ...] = (4096, 4096)
+    dropout: float = 0.5
+    # Local response normalisation after conv1 and conv2, with the paper's constants (n, alpha, beta, k).
+    lrn: bool = False
+    lrn_size: int = 5
+    lrn_alpha: float = 1e-4  # the paper's alpha; PyTorch's LocalResponseNorm gets alpha * size (it divides by n)
+    lrn_beta: float = 0.75
+    lrn_k: float = 2.0
+    overlapping_pool: bool = True  # 3x3 windows with stride 2 (the paper's); False: plain 2x2/2
+    groups: int = 1  # 2 splits conv2, conv4 and conv5 in two halves, as the original two-GPU network
+    avgpool_size: int | None = 6  # torchvision's AdaptiveAvgPool2d((6, 6)); None flattens as they are (d2l)
+
+    def _normalize(self) -> None:
+        self._set("conv_channels", check_int_tuple(self.conv_channels, "conv_channels", min_length=5,
+                                                   max_length=5, minimum=1, maximum=budget.MAX_CHANNELS))
+        self._set("conv1_kernel", check_int(self.conv1_kernel, "conv1_kernel", minimum=1, maximum=budget.MAX_KERNEL))
+        self._set("conv1_stride", check_int(self.conv1_stride, "conv1_stride", minimum=1, maximum=budget.MAX_KERNEL))
+        self._set("conv1_padding", check_int(self.conv1_padding, "conv1_padding", minimum=0,
+                                             maximum=self.conv1_kernel // 2))
+        self._set("hidden_sizes", check_int_tuple(self.hidden_sizes, "hidden_sizes", min_length=0, max_length=8,
+                                                  minimum=1, maximum=budget.MAX_HIDDEN))
+        self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False))
+        self._set("lrn", check_bool(self.lrn, "lrn"))
+        self._set("lrn_size", check_int(self.lrn_size, "lrn_size", minimum=1, maximum=budget.MAX_KERNEL))
+        self._set("lrn_alpha", check_float(self.lrn_alpha, "lrn_alpha", minimum=0.0, maximum=10.0))
+        self._set("lrn_beta", check_float(self.lrn_beta, "lrn_beta", minimum=0.0, maximum=10.0))
+        self._set("lrn_k", check_float(self.lrn_k, "lrn_k", minimum=0.0, maximum=100.0))
+        self._set("overlapping_pool", check_bool(self.overlapping_pool, "overlapping_pool"))
+        self._set("groups", check_choice(self.groups, "groups", (1, 2)))
+        self._set("avgpool_size", check_optional_int(self.avgpool_size, "avgpool_size", minimum=1, maximum=64))
+        if self.groups > 1:
+            channels = (self.in_channels, *self.conv_channels)
+            for conv in GROUPED_CONVS:
+                for side, value in (("in", channels[conv - 1]), ("out", channels[conv])):
+                    if value % self.groups:
+                        raise SpecError(f"conv_channels[{conv - 1}]" if side == "out" else
+                                        f"conv_channels[{conv - 2}]",
+                                        f"conv{conv} is split in {self.groups} groups, so its {side}put channels "
+                                        f"({value}) must be divisible by {self.groups}")
+
+    def conv_groups(self, conv: int) -> int:
+        """Groups of conv ``conv`` (1-based)."""
+        return self.groups if conv in GROUPED_CONVS else 1
+
+    @property
+    def pool_window(self) -> tuple[int, int]:
+        return (3, 2) if self.overlapping_pool else (2, 2)
+
+    def _plan(self, planner: Planner) -> None:
+        kernels = ((self.conv1_kernel, self.conv1_stride, self.conv1_padding), (5, 1, 2), (3, 1, 1), (3, 1, 1),
+                   (3, 1, 1))
+        pool_kernel, pool_stride = self.pool_window
+        for conv, ((kernel, stride, padding), channels) in enumerate(zip(kernels, self.conv_channels), 1):
+            planner.conv(f"conv{conv}", channels, kernel, stride, padding, groups=self.conv_groups(conv))
+            if self.lrn and conv in (1, 2):
+                planner.same_shape(f"conv{conv} LRN", "LRN")
+            if conv in (1, 2, 5):
+                planner.pool(f"conv{conv} max-pool", pool_kernel, pool_stride)
+        if self.avgpool_size is not None:
+            planner.adaptive_pool("avgpool", self.avgpool_size)
+        planner.flatten("classifier")
+        for index, width in enumerate((*self.hidden_sizes, self.num_classes), 1):
+            planner.linear(f"classifier fc{index}", width)

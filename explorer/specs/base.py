@@ -1,0 +1,116 @@
+"""What every architecture spec shares: JSON round-trips, the common fields and the plan check."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Mapping
+
+from . import budget
+from .budget import PlannedLayer, Planner
+from .errors import SpecError
+from .fields import check_int, describe
+
+
+def to_jsonable(value: Any) -> Any:
+    """Tuples become lists and nested specs become dicts, recursively."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: to_jsonable(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    return value
+
+
+def check_keys(data: Any, cls: type, field: str) -> Mapping[str, Any]:
+    """A mapping whose keys are all fields of the dataclass ``cls``."""
+    if not isinstance(data, Mapping):
+        raise SpecError(field, f"expected an object with named fields, got {describe(data)}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            place = f"{field}.{key}" if field else str(key)
+            raise SpecError(place, f"unknown field; expected one of {', '.join(names)}")
+    return data
+
+
+class ArchSpec:
+    """Mixin for the four family specs (each a frozen dataclass).
+
+    Subclasses define ``family``, the fields ``in_channels``, ``num_classes`` and ``input_size``,
+    a ``_normalize()`` that checks and normalises their own fields, and ``_plan()``.
+    """
+
+    family: ClassVar[str]
+    family_label: ClassVar[str]
+    in_channels: int
+    num_classes: int
+    input_size: int
+
+    def __post_init__(self) -> None:
+        self._set("in_channels", check_int(self.in_channels, "in_channels", minimum=1,
+                                           maximum=budget.MAX_IN_CHANNELS))
+        self._set("num_classes", check_int(self.num_classes, "num_classes", minimum=1,
+                                           maximum=budget.MAX_CLASSES))
+        self._set("input_size", check_int(self.input_size, "input_size", minimum=1,
+                                          maximum=budget.MAX_INPUT_SIZE))
+        self._normalize()
+        self.plan().check_budget()
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _normalize(self) -> None:  # pragma: no cover - every family overrides it
+        raise NotImplementedError
+
+    def _plan(self, planner: Planner) -> None:  # pragma: no cover - every family overrides it
+        raise NotImplementedError
+
+    def plan(self) -> Planner:
+        """Walk the network with integer arithmetic; raises SpecError on shape errors."""
+        planner = Planner(self.family_label, self.in_channels, self.input_size)
+        planner.too_small_for = self._too_small_for  # type: ignore[method-assign]
+        self._plan(planner)
+        return planner
+
+    def planned_layers(self) -> list[PlannedLayer]:
+        return self.plan().layers
+
+    def planned_params(self) -> int:
+        """The parameter count from arithmetic alone (equals the built model's)."""
+        return sum(layer.params for layer in self.planned_layers())
+
+    def _too_small_for(self) -> str:
+        """Names the smallest input size whose plan has no zero-sized layer."""
+        for size in range(1, budget.MAX_INPUT_SIZE + 1):
+            planner = Planner(self.family_label, self.in_channels, size)
+            planner._check_size = _raise_on_zero  # type: ignore[method-assign]
+            try:
+                self._plan(planner)
+            except _TooSmall:
+                continue
+            return f"this {self.family_label}; use input_size >= {size}"
+        return f"this {self.family_label} at any input size; remove layers or reduce strides"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict that :func:`explorer.parse_spec` turns back into an equal spec."""
+        return {"family": self.family, **to_jsonable(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ArchSpec":
+        fields = {key: value for key, value in check_keys(
+            {k: v for k, v in data.items() if k != "family"}, cls, "").items()}
+        try:
+            return cls(**fields)
+        except TypeError as exc:  # a missing required field
+            raise SpecError("", f"incomplete {cls.family} spec: {exc}") from None
+
+    def replace(self, **changes: Any) -> "ArchSpec":
+        """A copy with some fields changed (validated like any new spec)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+class _TooSmall(Exception):
+    pass
+
+
+def _raise_on_zero(where: str, operation: str, size: int) -> None:
+    if size < 1:
+        raise _TooSmall
