@@ -121,6 +121,11 @@ def analyze(spec: ArchSpec | Mapping[str, Any] | str, *, batch_size: int = 1) ->
     return _analyze_cached(spec, batch_size)
 
 
+def clear_cache() -> None:
+    """Forget cached analyses (benchmarks use it to time the real work)."""
+    _analyze_cached.cache_clear()
+
+
 @lru_cache(maxsize=256)
 def _analyze_cached(spec: ArchSpec, batch_size: int) -> Analysis:
     model = build_model(spec, device="meta")
