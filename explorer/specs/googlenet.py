@@ -50,12 +50,17 @@ def parse_inception(value: Any, field: str) -> InceptionSpec:
     if isinstance(value, str):
         value = check_sequence(value, field, min_length=4, max_length=6)
     if isinstance(value, (list, tuple)):
+        # Either six plain numbers, or d2l's four items whose middle two are (reduction, width) pairs;
+        # any other grouping would shift numbers into the wrong fields.
+        nested = [isinstance(item, (list, tuple)) for item in value]
         flat: list[Any] = []
-        for item in value:
-            flat.extend(item if isinstance(item, (list, tuple)) else [item])
+        if len(value) == 4 and nested == [False, True, True, False] and all(len(value[i]) == 2 for i in (1, 2)):
+            flat = [value[0], *value[1], *value[2], value[3]]
+        elif not any(nested):
+            flat = list(value)
         if len(flat) != 6:
-            raise SpecError(field, "expected six numbers (ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj), "
-                                   f"got {describe(value)}")
+            raise SpecError(field, "expected six numbers (ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj) "
+                                   f"or d2l's (c1, (c2red, c2), (c3red, c3), c4), got {describe(value)}")
         value = dict(zip(INCEPTION_FIELDS, flat))
     data = check_keys(value, InceptionSpec, field)
     missing = [name for name in INCEPTION_FIELDS if name not in data]
