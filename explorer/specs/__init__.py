@@ -39,7 +39,7 @@ def parse_spec(data: Mapping[str, Any] | str | ArchSpec) -> Spec:
     if "spec" in data and isinstance(data["spec"], Mapping):
         data = data["spec"]  # a preset file: {"name", "description", "source", "spec": {...}}
     family = data.get("family")
-    if family not in SPEC_CLASSES:
+    if not isinstance(family, str) or family not in SPEC_CLASSES:
         raise SpecError("family", f"must be one of {', '.join(SPEC_CLASSES)}, got {describe(family)}")
     try:
         return SPEC_CLASSES[family].from_dict(data)  # type: ignore[return-value]
