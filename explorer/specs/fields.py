@@ -91,8 +91,8 @@ def check_bool(value: Any, field: str) -> bool:
 
 
 def check_choice(value: Any, field: str, choices: Sequence[Any]) -> Any:
-    """One of a fixed set of values."""
-    if isinstance(value, bool) or value not in choices:
+    """One of a fixed set of values, of the same type (5.0 is not the choice 5; True is not 1)."""
+    if isinstance(value, bool) or not any(type(value) is type(choice) and value == choice for choice in choices):
         options = ", ".join(repr(choice) for choice in choices)
         raise SpecError(field, f"must be one of {options}, got {describe(value)}")
     return value
