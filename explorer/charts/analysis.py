@@ -1,0 +1,119 @@
+"""Analysis -> Plotly figures. Pure functions: no Gradio, no model building; lean figures (template "none")."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+
+from ..analysis import Analysis, LayerAnalysis
+from ..report import human_bytes, human_count, shape_text
+
+#: Layers worth a point on the shape-flow and cost charts.
+_SHAPE_KINDS = {"conv", "maxpool", "avgpool", "linear", "flatten"}
+_PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC",
+            "#EECA3B")
+_MARGIN = dict(l=60, r=20, t=40, b=40)
+
+
+def _layout(fig: go.Figure, title: str, **kwargs: object) -> go.Figure:
+    settings: dict[str, object] = dict(template="none", title=dict(text=title, x=0.01, font=dict(size=14)),
+                                       margin=_MARGIN, height=320, hovermode="closest", showlegend=False)
+    settings.update(kwargs)
+    fig.update_layout(**settings)
+    return fig
+
+
+def _short_name(layer: LayerAnalysis) -> str:
+    parts = layer.name.split(".")
+    return ".".join(parts[1:]) if parts[0] in ("features", "head") and len(parts) > 1 else layer.name
+
+
+def _block_colors(layers: Sequence[LayerAnalysis]) -> list[str]:
+    order = list(dict.fromkeys(layer.block for layer in layers))
+    return [_PALETTE[order.index(layer.block) % len(_PALETTE)] for layer in layers]
+
+
+def _hover(layer: LayerAnalysis) -> str:
+    return (f"<b>{layer.name}</b><br>{layer.kind}, block {layer.block}<br>output {shape_text(layer.output_shape)}"
+            f"<br>params {layer.params:,}<br>MACs {layer.macs:,}<br>receptive field {layer.receptive_field} px")
+
+
+def params_chart(analysis: Analysis, *, log_scale: bool = False) -> go.Figure:
+    """Parameters per layer (layers with weights only), coloured by block; hover names the layer."""
+    layers = [layer for layer in analysis.layers if layer.params > 0]
+    fig = go.Figure(go.Bar(x=[_short_name(layer) for layer in layers], y=[layer.params for layer in layers],
+                           marker_color=_block_colors(layers), hovertext=[_hover(layer) for layer in layers],
+                           hoverinfo="text"))
+    _layout(fig, f"Parameters per layer (total {human_count(analysis.total_params)})",
+            yaxis=dict(type="log" if log_scale else "linear", title="parameters"),
+            xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45))
+    return fig
+
+
+def macs_chart(analysis: Analysis) -> go.Figure:
+    """Multiply-adds per layer for one image."""
+    layers = [layer for layer in analysis.layers if layer.macs > 0]
+    fig = go.Figure(go.Bar(x=[_short_name(layer) for layer in layers], y=[layer.macs for layer in layers],
+                           marker_color=_block_colors(layers), hovertext=[_hover(layer) for layer in layers],
+                           hoverinfo="text"))
+    return _layout(fig, f"MACs per layer (total {human_count(analysis.total_macs)} per image)",
+                   yaxis=dict(title="multiply-adds"), xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45))
+
+
+def shape_flow_chart(analysis: Analysis) -> go.Figure:
+    """Channels (bars) and spatial size (line, right axis) along the network's main path."""
+    layers = [layer for layer in analysis.layers
+              if layer.kind in _SHAPE_KINDS and not layer.block.startswith("aux") and "branch" not in layer.name]
+    names = [_short_name(layer) for layer in layers]
+    channels = [layer.output_shape[0] for layer in layers]
+    spatial = [layer.output_shape[1] if len(layer.output_shape) == 3 else None for layer in layers]
+    hover = [_hover(layer) for layer in layers]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=names, y=channels, name="channels / features", marker_color="#4C78A8",
+                         hovertext=hover, hoverinfo="text"))
+    fig.add_trace(go.Scatter(x=names, y=spatial, name="spatial size (px)", yaxis="y2", mode="lines+markers",
+                             line=dict(color="#F58518"), hovertext=hover, hoverinfo="text", connectgaps=False))
+    return _layout(fig, "Shape flow: channels and spatial size",
+                   yaxis=dict(title="channels", type="log"),
+                   yaxis2=dict(title="spatial size (px)", overlaying="y", side="right"),
+                   xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45), showlegend=True,
+                   legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+
+
+def memory_chart(analysis: Analysis, batch_sizes: Sequence[int] = (1, 8, 32, 128, 256)) -> go.Figure:
+    """Training memory estimate by batch size, split into weights+grads+optimizer and activations."""
+    fixed = analysis.training_memory_bytes(0)
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=[str(batch) for batch in batch_sizes], y=[fixed / 2**20] * len(batch_sizes),
+                         name="weights + grads + Adam state", marker_color="#4C78A8"))
+    fig.add_trace(go.Bar(x=[str(batch) for batch in batch_sizes],
+                         y=[batch * analysis.saved_activation_bytes / 2**20 for batch in batch_sizes],
+                         name="saved activations", marker_color="#F58518"))
+    return _layout(fig, "Training memory estimate (fp32, MiB)", barmode="stack", showlegend=True,
+                   xaxis=dict(title="batch size", type="category"), yaxis=dict(title="MiB"),
+                   legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+
+
+def block_compare_chart(first: Analysis, second: Analysis, *, labels: tuple[str, str] = ("A", "B")) -> go.Figure:
+    """Parameters per block of two networks side by side."""
+    fig = go.Figure()
+    for analysis, label, color in ((first, labels[0], "#4C78A8"), (second, labels[1], "#F58518")):
+        rows = analysis.block_totals()
+        fig.add_trace(go.Bar(x=[row["block"] for row in rows], y=[row["params"] for row in rows], name=label,
+                             marker_color=color,
+                             hovertext=[f"{label} {row['block']}: {row['params']:,} params, "
+                                        f"{human_count(row['macs'])} MACs" for row in rows], hoverinfo="text"))
+    return _layout(fig, "Parameters per block", barmode="group", showlegend=True, yaxis=dict(title="parameters"),
+                   legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+
+
+def summary_cards(analysis: Analysis, *, batch_size: int) -> list[tuple[str, str]]:
+    """The headline figures as (label, value) pairs."""
+    return [
+        ("Parameters", f"{human_count(analysis.total_params)} ({analysis.total_params:,})"),
+        ("MACs / image", human_count(analysis.total_macs)),
+        ("Parameter memory", human_bytes(analysis.param_bytes)),
+        (f"Training memory (batch {batch_size})", human_bytes(analysis.training_memory_bytes(batch_size))),
+        ("Receptive field", f"{analysis.feature_receptive_field} px"),
+        ("Output", shape_text(analysis.output_shape)),
+    ]

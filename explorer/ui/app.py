@@ -1,0 +1,114 @@
+"""The whole page: Explore, Compare and Train tabs, a GPU sidebar reachable from every tab, the /analyze API."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import gradio as gr
+
+from ..analysis import analyze
+from ..presets import resolve_spec
+from ..specs import SpecError
+from .explore import build_explore_panel, compare_view, load_outputs, restore_from_query
+
+TITLE = "CNN Architecture Explorer"
+CSS = """
+.stats {display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 8px;}
+.stat {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px;}
+.stat-label {font-size: 0.8em; color: var(--body-text-color-subdued);}
+.stat-value {font-size: 1.25em; font-weight: 600;}
+.spec-error {border-left: 4px solid #d33; padding: 4px 10px; background: rgba(221, 51, 51, 0.08);}
+.share-hint {font-size: 0.85em; color: var(--body-text-color-subdued);}
+"""
+#: Largest upload accepted (the app takes no file uploads; Gradio's upload route exists regardless).
+MAX_FILE_SIZE = "1mb"
+
+
+def analyze_api(spec: str) -> dict:
+    """Analyse a network given as a preset name (e.g. "vgg16") or a JSON spec; returns the analysis as JSON.
+
+    Args:
+        spec: a preset name or a JSON object such as {"family": "vgg", "conv_arch": [[1, 64], [1, 128]], ...}.
+    Returns:
+        {"spec": the validated spec, "analysis": per-layer shapes, params, MACs, memory, receptive fields}.
+    """
+    if not isinstance(spec, str):
+        raise gr.Error("spec: expected a preset name or a JSON text")
+    try:
+        parsed = resolve_spec(spec)
+        return {"spec": parsed.to_dict(), "analysis": analyze(parsed).to_dict()}
+    except SpecError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def build_app() -> gr.Blocks:
+    """Build the Blocks app (no server is started)."""
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nEdit a classic CNN — VGG's `conv_arch`, GoogLeNet's Inception table, NiN's "
+                    "blocks, AlexNet's options — and see it rebuilt at once: shapes, parameters, MACs, memory and "
+                    "receptive fields. Then train it and watch the GPU.")
+        with gr.Sidebar(label="GPU", open=False, position="right", width=380):
+            _build_optional_panel("explorer.ui.gpu_panel", "build_gpu_panel")
+        with gr.Tabs():
+            with gr.Tab("Explore", id="explore"):
+                panel = build_explore_panel()
+            with gr.Tab("Compare", id="compare") as compare_tab:
+                compare_md = gr.Markdown(elem_id="compare-table")
+                compare_plot = gr.Plot(label="Parameters per block")
+            with gr.Tab("Train", id="train"):
+                _build_optional_panel("explorer.ui.train_panel", "build_train_panel", panel.current_spec)
+            with gr.Tab("API", id="api"):
+                gr.Markdown(API_HELP)
+
+        compare_inputs = [panel.pinned_spec, panel.current_spec, panel.batch_size]
+        compare_tab.select(compare_view, compare_inputs, [compare_md, compare_plot], concurrency_limit=None,
+                           api_visibility="private")
+        panel.pinned_spec.change(compare_view, compare_inputs, [compare_md, compare_plot], concurrency_limit=None,
+                                 api_visibility="private")
+
+        def on_load(request: gr.Request) -> dict:
+            return restore_from_query(panel, dict(request.query_params) if request else {})
+
+        demo.load(on_load, None, load_outputs(panel), concurrency_limit=None, show_progress="hidden",
+                  api_visibility="private")
+        gr.api(analyze_api, api_name="analyze", concurrency_limit=None)
+    demo.queue(api_open=False, max_size=int(os.environ.get("EXPLORER_QUEUE_SIZE", "256")),
+               default_concurrency_limit=1)
+    return demo
+
+
+def _build_optional_panel(module_name: str, function: str, *args: Any) -> None:
+    """Panels built in their own modules; a missing one says so instead of breaking the page."""
+    try:
+        module = __import__(module_name, fromlist=[function])
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        gr.Markdown("This panel is not available in this build.")
+        return
+    getattr(module, function)(*args)
+
+
+def launch_options() -> dict[str, Any]:
+    """Settings for launch(), shared by app.py and the tests. Host and port come from GRADIO_SERVER_NAME/PORT."""
+    return dict(css=CSS, max_file_size=MAX_FILE_SIZE, enable_monitoring=False, show_error=False,
+                footer_links=["api", "gradio"])
+
+
+API_HELP = """
+### Programmatic use
+The page exposes one public endpoint, **`/analyze`**, taking a preset name or a JSON spec and returning the
+analysis as JSON. With [gradio_client](https://www.gradio.app/guides/getting-started-with-the-python-client):
+
+```python
+from gradio_client import Client
+client = Client("http://127.0.0.1:7860/")
+result = client.predict("vgg16", api_name="/analyze")
+print(result["analysis"]["total_params"])          # 138357544
+spec = '{"family": "vgg", "conv_arch": [[1, 64], [1, 128], [2, 256]], "input_size": 32, "in_channels": 1, "num_classes": 10}'
+print(client.predict(spec, api_name="/analyze")["analysis"]["total_macs"])
+```
+An invalid spec raises an error whose message names the field, e.g.
+`conv_arch[2]: expected (num_convs, out_channels) with positive integers, got (2,)`.
+"""
