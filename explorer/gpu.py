@@ -1,0 +1,551 @@
+"""The live GPU monitor: one NVML sampler per process, with a CPU/RAM fallback.
+
+NVML (the library behind ``nvidia-smi``) is reached through ``nvidia-ml-py`` (``import pynvml``); this is the only
+module of the project that imports it. :func:`get_sampler` returns the process-wide :class:`GpuSampler`: a daemon
+thread that takes one :class:`Snapshot` a second and keeps about five minutes of them. Readers (the UI's timers,
+the training panel) call :meth:`GpuSampler.latest` / :meth:`GpuSampler.history`, which return cached readings and
+never touch NVML, so ten open browsers cost what one does.
+
+Nothing here raises to the caller: no driver, no GPU, or an NVML call failing mid-run gives a snapshot with
+``available=False`` and a human ``reason``, plus the CPU and RAM readings (psutil). NVML is initialised once, its
+device handles are cached, and after a failure initialisation is retried every ``retry_s`` seconds.
+
+The NVML backend is injectable (``GpuSampler(backend=fake)``): any object with pynvml's function names whose
+errors carry pynvml's numeric ``value`` (tests raise pynvml's own ``NVMLError_*`` classes).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+try:
+    import psutil
+except ImportError:  # pragma: no cover - psutil is a runtime dependency; degrade to "n/a" without it
+    psutil = None
+
+log = logging.getLogger(__name__)
+
+NO_GPU = "No NVIDIA GPU detected"
+RETRY_S = 30.0  # seconds between attempts to reach NVML after it failed
+
+# NVML constants and return codes from nvml.h (stable across drivers). Spelled here, not read from pynvml, so
+# that a fake backend needs only functions.
+_TEMPERATURE_GPU = 0
+_MEMORY_ERROR_TYPE_UNCORRECTED = 1
+_VOLATILE_ECC = 0  # counts since the driver loaded, as nvidia-smi's "Volatile Uncorr. ECC"
+_PSTATE_UNKNOWN = 32
+_ERROR_NOT_SUPPORTED = 3
+_ERROR_NO_PERMISSION = 4
+_ERROR_FUNCTION_NOT_FOUND = 13
+# A field that fails with one of these is shown as "n/a"; any other error means NVML itself is in trouble.
+_FIELD_NOT_AVAILABLE = frozenset({_ERROR_NOT_SUPPORTED, _ERROR_NO_PERMISSION, _ERROR_FUNCTION_NOT_FOUND})
+
+_COMPUTE_MODES = {0: "Default", 1: "Exclusive-thread", 2: "Prohibited", 3: "Exclusive-process"}
+
+# Why nvmlInit failed, by NVML return code, in words a student understands.
+_INIT_REASONS = {
+    12: "the NVIDIA driver library (libnvidia-ml.so) was not found",
+    9: "the NVIDIA driver is not loaded (no NVIDIA GPU in this machine, or its kernel module is not running)",
+    4: "this user has no permission to talk to the NVIDIA driver",
+    17: "the operating system blocked access to the NVIDIA driver",
+    18: "the NVIDIA driver and its library have different versions (a driver update that needs a reboot?)",
+    28: "the NVIDIA driver found no usable GPU",
+    15: "the GPU has fallen off the bus (GPU is lost)",
+}
+
+
+@dataclass(frozen=True)
+class GpuReading:
+    """One GPU at one moment: the columns of ``nvidia-smi``. ``None`` means the card doesn't report it ("n/a")."""
+
+    index: int  # NVML's index, PCI bus order; CUDA numbers fastest-first unless CUDA_DEVICE_ORDER=PCI_BUS_ID
+    name: str
+    fan_percent: int | None  # the fan speed asked for, % of maximum; None on passively cooled cards
+    temperature_c: int | None  # GPU core temperature
+    performance_state: str | None  # "P0" (maximum performance) .. "P12" (minimum)
+    persistence_mode: bool | None  # the driver stays loaded while no program uses the GPU
+    power_draw_w: float | None
+    power_limit_w: float | None  # the enforced power cap
+    bus_id: str | None  # PCI address, domain:bus:device.function
+    display_active: bool | None  # a display is being driven by this GPU
+    memory_used_bytes: int | None
+    memory_total_bytes: int | None
+    utilization_gpu_percent: int | None  # % of the last sample period with a kernel running
+    utilization_memory_percent: int | None  # % of the last sample period with device memory being read or written
+    ecc_uncorrected: int | None  # uncorrectable memory errors since the driver loaded; None when ECC is off
+    compute_mode: str | None  # "Default", "Exclusive-process" or "Prohibited"
+    processes: list[dict[str, Any]]  # [{"pid", "name", "used_memory_bytes"}]; [] also where NVML can't list them
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """The host: whole-machine CPU and RAM, and this process's resident memory. ``None``: not measurable."""
+
+    cpu_percent: float | None  # all cores together, since the previous reading
+    ram_used_bytes: int | None
+    ram_total_bytes: int | None
+    ram_percent: float | None
+    process_rss_bytes: int | None  # this Python process
+    cpu_count: int | None  # logical cores
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything read at one moment. ``available`` is False (and ``reason`` says why) when NVML gave no GPUs."""
+
+    time: float  # time.time() when the reading started
+    available: bool
+    reason: str | None
+    gpus: list[GpuReading]
+    cpu: CpuReading
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``time``, ``available``, ``reason``, ``gpus`` (list of dicts) and ``cpu``."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class _Device:
+    """What NVML says about a GPU that doesn't change while the driver is loaded."""
+
+    index: int
+    handle: Any
+    name: str
+    bus_id: str | None
+
+
+def _nvml_code(exc: BaseException) -> int | None:
+    value = getattr(exc, "value", None)
+    return value if isinstance(value, int) else None
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # NVMLError.__str__ asks the library, which may be gone
+        text = ""
+    code = _nvml_code(exc)
+    if not text:
+        text = type(exc).__name__
+    return f"{text} (NVML error {code})" if code is not None else text
+
+
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+class _CpuMeter:
+    """CPU busy % between two readings, from psutil's cumulative times (its own baseline, any thread)."""
+
+    def __init__(self) -> None:
+        self._process = psutil.Process() if psutil is not None else None
+        self._last = self._times()
+
+    @staticmethod
+    def _times() -> tuple[float, float] | None:
+        if psutil is None:
+            return None
+        times = psutil.cpu_times()
+        # Linux counts guest time inside user time too.
+        total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+        idle = times.idle + getattr(times, "iowait", 0.0)
+        return total - idle, total
+
+    def read(self) -> CpuReading:
+        if psutil is None:
+            return CpuReading(None, None, None, None, None, None)
+        cpu_percent = None
+        try:
+            now = self._times()
+            if self._last is not None and now is not None and now[1] - self._last[1] > 0:
+                busy = (now[0] - self._last[0]) / (now[1] - self._last[1])
+                cpu_percent = round(min(max(busy, 0.0), 1.0) * 100.0, 1)
+            self._last = now
+            memory = psutil.virtual_memory()
+            rss = self._process.memory_info().rss if self._process is not None else None
+            return CpuReading(cpu_percent=cpu_percent, ram_used_bytes=int(memory.total - memory.available),
+                              ram_total_bytes=int(memory.total), ram_percent=float(memory.percent),
+                              process_rss_bytes=int(rss) if rss is not None else None, cpu_count=psutil.cpu_count())
+        except Exception as exc:  # psutil.Error, OSError in a locked-down container
+            log.debug("psutil reading failed: %s", exc)
+            return CpuReading(cpu_percent, None, None, None, None, None)
+
+
+class GpuSampler:
+    """Reads NVML (or only CPU/RAM) once per ``interval_s`` in a daemon thread and keeps ``history_s`` of it.
+
+    Args:
+        backend: the NVML module; ``None`` imports ``pynvml`` on first use. Tests pass a fake.
+        interval_s: seconds between samples of the background thread.
+        history_s: how far back :meth:`history` reaches.
+        retry_s: after NVML failed (init or mid-run), seconds until the next attempt to initialise it.
+        clock: wall clock for :attr:`Snapshot.time`, the history window and retries (tests inject one).
+    """
+
+    def __init__(self, backend: Any = None, interval_s: float = 1.0, history_s: float = 300.0, *,
+                 retry_s: float = RETRY_S, clock: Callable[[], float] = time.time) -> None:
+        for name, value in (("interval_s", interval_s), ("history_s", history_s), ("retry_s", retry_s)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        self.interval_s = float(interval_s)
+        self.history_s = float(history_s)
+        self.retry_s = float(retry_s)
+        self._backend = backend
+        self._clock = clock
+        self._cpu = _CpuMeter()
+        self._sample_lock = threading.Lock()  # one sample at a time: NVML state, CPU baseline
+        self._data_lock = threading.Lock()  # the history, so readers never wait for a sample in progress
+        self._history: deque[Snapshot] = deque(maxlen=int(math.ceil(history_s / interval_s)) + 1)
+        self._latest: Snapshot | None = None
+        self._initialised = False  # nvmlInit succeeded and no nvmlShutdown since
+        self._devices: list[_Device] | None = None  # None: no usable GPUs (yet)
+        self._reason: str | None = None  # why there are no GPU readings
+        self._next_init = -math.inf
+        self._process_names: dict[int, str | None] = {}
+        self._memory_v2 = True  # try nvmlDeviceGetMemoryInfo(..., version=v2) until the driver refuses it
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- the thread ----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the daemon thread (no-op when it runs)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="gpu-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and shut NVML down; :meth:`start` may be called again."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        with self._sample_lock:
+            self._shutdown_nvml()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        deadline = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.sample_once()
+            except Exception as exc:  # sample_once catches everything; this keeps the thread alive regardless
+                log.warning("GPU sampler: unexpected error: %s", exc)
+            deadline += self.interval_s
+            delay = deadline - time.monotonic()
+            if delay < 0:  # fell behind (a suspended machine): don't burst to catch up
+                deadline, delay = time.monotonic(), 0.0
+            self._stop.wait(delay)
+
+    # -- readers -------------------------------------------------------------------------------------------------
+    def latest(self) -> Snapshot:
+        """The newest snapshot (cached); takes one now only if none was taken yet."""
+        snapshot = self._latest
+        if snapshot is None:
+            with self._sample_lock:
+                if self._latest is None:
+                    return self._sample_locked()
+            snapshot = self._latest
+        assert snapshot is not None
+        return snapshot
+
+    def history(self, seconds: float | None = None) -> list[Snapshot]:
+        """Snapshots oldest first: all kept ones, or those of the last ``seconds`` before the newest."""
+        with self._data_lock:
+            snapshots = list(self._history)
+        if seconds is None or not snapshots:
+            return snapshots
+        start = snapshots[-1].time - seconds
+        return [snapshot for snapshot in snapshots if snapshot.time >= start]
+
+    # -- sampling ------------------------------------------------------------------------------------------------
+    def sample_once(self) -> Snapshot:
+        """Take one snapshot now, store it in the history and return it. Never raises."""
+        with self._sample_lock:
+            return self._sample_locked()
+
+    def _sample_locked(self) -> Snapshot:
+        now = self._clock()
+        gpus: list[GpuReading] = []
+        if self._ensure_nvml(now):
+            for device in self._devices or ():
+                try:
+                    gpus.append(self._read_device(device))
+                except Exception as exc:  # the GPU fell off the bus, the driver went away, ...
+                    gpus = []
+                    self._fail(now, f"NVIDIA GPU monitoring stopped: reading GPU {device.index} failed: "
+                                    f"{_describe(exc)}. Retrying every {self.retry_s:g} s")
+                    break
+        snapshot = Snapshot(time=now, available=bool(gpus), reason=None if gpus else self._reason, gpus=gpus,
+                            cpu=self._cpu.read())
+        with self._data_lock:
+            self._history.append(snapshot)
+            while self._history and self._history[0].time < now - self.history_s:
+                self._history.popleft()
+            self._latest = snapshot
+        return snapshot
+
+    def _ensure_nvml(self, now: float) -> bool:
+        """True when NVML is initialised with at least one GPU; otherwise sets ``_reason``."""
+        if self._devices is not None:
+            return True
+        if now < self._next_init:
+            return False
+        backend = self._backend
+        if backend is None:
+            try:
+                import pynvml  # the only import of pynvml in the project
+            except ImportError:
+                self._fail(now, f"{NO_GPU}: the nvidia-ml-py package (import pynvml) is not installed")
+                return False
+            backend = self._backend = pynvml
+        try:
+            backend.nvmlInit()
+        except Exception as exc:
+            code = _nvml_code(exc)
+            detail = _INIT_REASONS.get(code) if code is not None else None
+            self._fail(now, f"{NO_GPU}: {detail or 'NVML could not start: ' + _describe(exc)}")
+            return False
+        self._initialised = True
+        try:
+            count = int(backend.nvmlDeviceGetCount())
+            devices = []
+            for index in range(count):
+                handle = backend.nvmlDeviceGetHandleByIndex(index)
+                name = self._optional("nvmlDeviceGetName", handle)
+                pci = self._optional("nvmlDeviceGetPciInfo", handle)
+                bus_id = getattr(pci, "busId", None) if pci is not None else None
+                devices.append(_Device(index=index, handle=handle, name=_text(name) if name is not None else "n/a",
+                                       bus_id=_text(bus_id) if bus_id is not None else None))
+        except Exception as exc:
+            self._fail(now, f"{NO_GPU}: NVML started but listing the GPUs failed: {_describe(exc)}")
+            return False
+        if not devices:
+            self._fail(now, f"{NO_GPU}: the NVIDIA driver is loaded but reports no GPUs")
+            return False
+        if self._reason is not None:
+            log.info("GPU monitor: NVML is back with %d GPU(s)", len(devices))
+        self._devices, self._reason = devices, None
+        return True
+
+    def _fail(self, now: float, reason: str) -> None:
+        """Forget NVML's state, remember why, and retry initialising it after ``retry_s``."""
+        if reason != self._reason:
+            log.info("GPU monitor: %s", reason)
+        self._shutdown_nvml()
+        self._reason = reason
+        self._next_init = now + self.retry_s
+
+    def _shutdown_nvml(self) -> None:
+        """Drop the cached handles and balance a successful nvmlInit (NVML counts them)."""
+        self._devices = None
+        if not self._initialised:
+            return
+        self._initialised = False
+        try:
+            self._backend.nvmlShutdown()
+        except Exception as exc:
+            log.debug("nvmlShutdown failed: %s", exc)
+
+    def _optional(self, function: str, *args: Any, **kwargs: Any) -> Any:
+        """Call an NVML function; ``None`` where the card (or the library's version) doesn't support it."""
+        fn = getattr(self._backend, function, None)
+        if fn is None:
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if _nvml_code(exc) in _FIELD_NOT_AVAILABLE:
+                return None
+            raise
+
+    def _read_device(self, device: _Device) -> GpuReading:
+        handle, call = device.handle, self._optional
+        pstate = call("nvmlDeviceGetPerformanceState", handle)
+        persistence = call("nvmlDeviceGetPersistenceMode", handle)
+        power_mw = call("nvmlDeviceGetPowerUsage", handle)
+        limit_mw = call("nvmlDeviceGetEnforcedPowerLimit", handle)
+        display = call("nvmlDeviceGetDisplayActive", handle)
+        memory = self._memory_info(handle)
+        utilization = call("nvmlDeviceGetUtilizationRates", handle)
+        mode = call("nvmlDeviceGetComputeMode", handle)
+        return GpuReading(
+            index=device.index, name=device.name,
+            fan_percent=call("nvmlDeviceGetFanSpeed", handle),
+            temperature_c=call("nvmlDeviceGetTemperature", handle, _TEMPERATURE_GPU),
+            performance_state=None if pstate is None or pstate == _PSTATE_UNKNOWN else f"P{int(pstate)}",
+            persistence_mode=None if persistence is None else bool(persistence),
+            power_draw_w=None if power_mw is None else power_mw / 1000.0,
+            power_limit_w=None if limit_mw is None else limit_mw / 1000.0,
+            bus_id=device.bus_id,
+            display_active=None if display is None else bool(display),
+            memory_used_bytes=None if memory is None else int(memory.used),
+            memory_total_bytes=None if memory is None else int(memory.total),
+            utilization_gpu_percent=None if utilization is None else int(utilization.gpu),
+            utilization_memory_percent=None if utilization is None else int(utilization.memory),
+            ecc_uncorrected=call("nvmlDeviceGetTotalEccErrors", handle, _MEMORY_ERROR_TYPE_UNCORRECTED,
+                                 _VOLATILE_ECC),
+            compute_mode=None if mode is None else _COMPUTE_MODES.get(int(mode), f"mode {int(mode)}"),
+            processes=self._processes(handle),
+        )
+
+    def _memory_info(self, handle: Any) -> Any:
+        """Memory as nvidia-smi counts it: the v2 query leaves out what the driver reserves for itself."""
+        version = getattr(self._backend, "nvmlMemory_v2", None)
+        if version is not None and self._memory_v2:
+            try:
+                return self._backend.nvmlDeviceGetMemoryInfo(handle, version=version)
+            except Exception as exc:
+                if _nvml_code(exc) not in _FIELD_NOT_AVAILABLE:
+                    raise
+                self._memory_v2 = False  # an older driver: use v1 from now on
+        return self._optional("nvmlDeviceGetMemoryInfo", handle)
+
+    def _processes(self, handle: Any) -> list[dict[str, Any]]:
+        running = self._optional("nvmlDeviceGetComputeRunningProcesses", handle) or []
+        names: dict[int, str | None] = {}
+        processes = []
+        for process in running:
+            pid = int(process.pid)
+            if pid not in names:
+                names[pid] = self._process_names[pid] if pid in self._process_names else self._process_name(pid)
+            used = getattr(process, "usedGpuMemory", None)  # None where the driver can't tell (Windows WDDM)
+            processes.append({"pid": pid, "name": names[pid], "used_memory_bytes": None if used is None else int(used)})
+        self._process_names.update(names)
+        if len(self._process_names) > 256:  # pids come and go: keep the cache bounded
+            self._process_names = names
+        return processes
+
+    def _process_name(self, pid: int) -> str | None:
+        try:
+            name = self._optional("nvmlSystemGetProcessName", pid)
+            if name:
+                return _text(name).rsplit("/", 1)[-1]
+        except Exception:  # NVML may not see a process of another container
+            pass
+        if psutil is not None:
+            try:
+                return psutil.Process(pid).name()
+            except Exception:
+                pass
+        return None
+
+
+_sampler: GpuSampler | None = None
+_sampler_lock = threading.Lock()
+
+
+def get_sampler() -> GpuSampler:
+    """The process-wide sampler, its thread started on the first call (and again if it was stopped)."""
+    global _sampler
+    with _sampler_lock:
+        if _sampler is None:
+            _sampler = GpuSampler()
+        _sampler.start()
+        return _sampler
+
+
+# -- presentation (pure; shared by the CLI and the UI) -----------------------------------------------------------
+
+NA = "n/a"
+
+#: The nvidia-smi columns in table order, each with a plain-language explanation.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("GPU", "The GPU's number as NVML and nvidia-smi count (PCI bus order). CUDA and PyTorch number the fastest GPU "
+            "first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, and CUDA_VISIBLE_DEVICES renumbers them, so `cuda:0` "
+            "is not always GPU 0 here."),
+    ("Name", "The product name of the card."),
+    ("Fan", "The fan speed the driver asks for, as a percentage of the maximum. Data-centre cards have no fans of "
+            "their own (the server's fans cool them), so it shows n/a."),
+    ("Temp", "The GPU core temperature in °C. A card that gets too hot lowers its clocks (thermal throttling)."),
+    ("Perf", "The performance state, P0 (maximum performance) down to P12 (minimum power). A busy card runs at "
+             "P0-P2; an idle one drops to P8 or lower to save power, and needs a moment to speed up again."),
+    ("Persistence-M", "Persistence mode: On keeps the driver loaded while no program uses the GPU, so the next "
+                      "program starts faster. Linux only."),
+    ("Pwr:Usage/Cap", "Electrical power the card draws now, and the cap it is held under. Near the cap the "
+                           "card lowers its clocks to stay below it."),
+    ("Bus-Id", "The PCI address of the card (domain:bus:device.function): which slot it sits in."),
+    ("Disp.A", "Display active: whether a monitor is attached and showing a picture from this GPU."),
+    ("Memory-Usage", "GPU memory held by all programs, out of the card's total. It says how full the card "
+                            "is, not how busy. PyTorch keeps freed memory in its cache, and each program's CUDA "
+                            "context takes a few hundred MiB, so this stays high after tensors are deleted."),
+    ("GPU-Util", "The share of the last sample period (1/6 s to 1 s) in which at least one kernel was running. "
+                 "It says how often the GPU was busy, not how many of its cores were: one tiny kernel running all "
+                 "the time shows 100%. A loaded but idle model shows high memory and 0% here."),
+    ("Mem-Util", "The share of the last sample period in which the memory controller was reading or writing GPU "
+                 "memory: memory traffic, not how full memory is."),
+    ("Uncorr. ECC", "Uncorrectable memory errors since the driver loaded. It should be 0; anything else means "
+                    "data may have been corrupted. n/a where the card has no ECC or it is turned off (most "
+                    "consumer cards)."),
+    ("Compute M.", "Compute mode: Default lets several programs share the GPU, Exclusive-process allows one "
+                   "program at a time, Prohibited allows none."),
+)
+
+PROCESS_COLUMNS: tuple[str, ...] = ("GPU", "PID", "Process", "GPU memory")
+PROCESSES_HELP = ("The programs that hold a CUDA context on the GPU now, with the GPU memory each holds. Inside a "
+                  "container NVML may list the host's process ids, or nothing at all.")
+
+
+def _mib(num_bytes: int | None) -> str:
+    return NA if num_bytes is None else f"{num_bytes / 2**20:.0f}MiB"
+
+
+def _gib(num_bytes: int | None) -> str:
+    return NA if num_bytes is None else f"{num_bytes / 2**30:.1f} GiB"
+
+
+def _on_off(value: bool | None) -> str:
+    return NA if value is None else ("On" if value else "Off")
+
+
+def _unit(value: float | int | None, unit: str, digits: int = 0) -> str:
+    return NA if value is None else f"{value:.{digits}f}{unit}"
+
+
+def format_gpu_row(gpu: GpuReading) -> list[str]:
+    """The reading as the strings of :data:`COLUMNS`, "n/a" for what the card doesn't report."""
+    power = (NA if gpu.power_draw_w is None and gpu.power_limit_w is None
+             else f"{_unit(gpu.power_draw_w, 'W')} / {_unit(gpu.power_limit_w, 'W')}")
+    if gpu.memory_used_bytes is None or gpu.memory_total_bytes is None:
+        memory = NA
+    else:
+        share = 100.0 * gpu.memory_used_bytes / gpu.memory_total_bytes if gpu.memory_total_bytes else 0.0
+        memory = f"{_mib(gpu.memory_used_bytes)} / {_mib(gpu.memory_total_bytes)} ({share:.0f}%)"
+    return [str(gpu.index), gpu.name, _unit(gpu.fan_percent, "%"), _unit(gpu.temperature_c, "°C"),
+            gpu.performance_state or NA, _on_off(gpu.persistence_mode), power, gpu.bus_id or NA,
+            _on_off(gpu.display_active), memory, _unit(gpu.utilization_gpu_percent, "%"),
+            _unit(gpu.utilization_memory_percent, "%"), NA if gpu.ecc_uncorrected is None else str(gpu.ecc_uncorrected),
+            gpu.compute_mode or NA]
+
+
+def format_process_rows(snapshot: Snapshot) -> list[list[str]]:
+    """One row per process per GPU, as :data:`PROCESS_COLUMNS`."""
+    return [[str(gpu.index), str(process["pid"]), process["name"] or NA, _mib(process["used_memory_bytes"])]
+            for gpu in snapshot.gpus for process in gpu.processes]
+
+
+def format_cpu(cpu: CpuReading) -> str:
+    """One line: CPU %, RAM used / total, this process's memory."""
+    cores = f" of {cpu.cpu_count} cores" if cpu.cpu_count else ""
+    ram = (NA if cpu.ram_used_bytes is None or cpu.ram_total_bytes is None
+           else f"{_gib(cpu.ram_used_bytes)} / {_gib(cpu.ram_total_bytes)} ({_unit(cpu.ram_percent, '%')})")
+    return f"CPU {_unit(cpu.cpu_percent, '%', 1)}{cores} · RAM {ram} · this process {_gib(cpu.process_rss_bytes)}"
+
+
+def format_status(snapshot: Snapshot) -> str:
+    """A one-line status: the GPUs seen, or why there are none."""
+    if snapshot.available:
+        names = sorted({gpu.name for gpu in snapshot.gpus})
+        count = len(snapshot.gpus)
+        return f"{count} NVIDIA GPU{'s' if count != 1 else ''}: {', '.join(names)}"
+    return snapshot.reason or f"{NO_GPU}: no reason given"
