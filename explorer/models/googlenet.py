@@ -73,7 +73,6 @@ class GoogLeNet(nn.Module):
                                            pool1=stage_pool("3a"),
                                            conv2=conv(conv1, conv2, 1),
                                            conv3=conv(conv2, conv3, 3, padding=1))))
-        self.aux_after = {}
         for name, block, in_channels in zip(INCEPTION_NAMES, spec.inceptions, spec.inception_in_channels()):
             if name in STAGE_POOL_BEFORE:
                 blocks[f"pool{name[0]}"] = stage_pool(name)

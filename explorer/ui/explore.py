@@ -45,6 +45,7 @@ class ExplorePanel:
     current_spec: gr.State  # the last valid spec as a dict (spec.to_dict()), read by Train and Export
     pinned_spec: gr.State
     rendered_key: gr.State
+    explain_open: gr.State  # whether the explanation accordion is open (closed: not re-rendered)
     draft: gr.State  # every editor widget's last value, kept on the server
     share_token: gr.Textbox
     groups: dict[str, gr.Group] = field(default_factory=dict)
@@ -59,8 +60,8 @@ class ExplorePanel:
 
 # --- pure-ish handlers (testable without a server) ------------------------------------------------------------
 def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: str, log_scale: bool,
-                   pinned: dict | None, shown_table: Any = None) -> dict:
-    """All outputs for a valid spec."""
+                   pinned: dict | None, shown_table: Any = None, explain_open: bool = True) -> dict:
+    """All outputs for a valid spec. The explanation is only rendered while its accordion is open."""
     analysis = analyze(spec, batch_size=batch_size)
     delta = ""
     if pinned:
@@ -76,7 +77,7 @@ def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: s
         panel.diagram: block_diagram_chart(spec, analysis),
         panel.chart: chart_figure(chart, analysis, log_scale=log_scale),
         panel.table: layer_rows(analysis),
-        panel.explanation: explain(spec, analysis),
+        panel.explanation: explain(spec, analysis) if explain_open else gr.skip(),
         panel.current_spec: spec.to_dict(),
         panel.rendered_key: _render_key(spec, batch_size, chart, log_scale, pinned),
         panel.share_token: encode_spec(spec),
@@ -130,9 +131,9 @@ def make_field_handler(panel: ExplorePanel, key: str):  # noqa: ANN201
     """
 
     def on_field(value: Any, draft: dict | None, batch_size: Any, chart: str, log_scale: bool,
-                 pinned: dict | None, rendered: str) -> dict:
+                 pinned: dict | None, rendered: str, explain_open: bool = False) -> dict:
         draft = {**(draft or {}), key: value}
-        updates = render_draft(panel, draft, batch_size, chart, log_scale, pinned, rendered)
+        updates = render_draft(panel, draft, batch_size, chart, log_scale, pinned, rendered, explain_open)
         updates[panel.draft] = draft
         return updates
 
@@ -140,7 +141,7 @@ def make_field_handler(panel: ExplorePanel, key: str):  # noqa: ANN201
 
 
 def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, log_scale: bool,
-                 pinned: dict | None, rendered: str) -> dict:
+                 pinned: dict | None, rendered: str, explain_open: bool = False) -> dict:
     """Outputs for the editors' current values: results, an inline error, or nothing new."""
     batch = clamp_batch(batch_size)
     try:
@@ -152,7 +153,7 @@ def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, 
         updates[panel.error] = gr.update(value="", visible=False)
         return updates
     return render_results(panel, spec, batch_size=batch, chart=chart, log_scale=log_scale, pinned=pinned,
-                          shown_table=draft.get("g_table"))
+                          shown_table=draft.get("g_table"), explain_open=explain_open)
 
 
 def show_spec(panel: ExplorePanel, spec: Spec, *, preset: str | None, batch_size: int, chart: str, log_scale: bool,
@@ -295,11 +296,13 @@ def build_explore_panel() -> ExplorePanel:
             chart = gr.Plot(chart_figure(CHARTS[0], initial), label="Chart", show_label=False, elem_id="chart")
             table = gr.Dataframe(layer_rows(initial), headers=TABLE_HEADERS, label="Layers", interactive=False,
                                  max_height=420, elem_id="layer-table", type="array")
-            with gr.Accordion("Why does it look like this? (with your numbers)", open=False):
+            with gr.Accordion("Why does it look like this? (with your numbers)", open=False,
+                              elem_id="explain-accordion") as explain_accordion:
                 explanation = gr.Markdown(explain(default.spec, initial), elem_id="explanation")
     current_spec = gr.State(default.spec.to_dict())
     pinned_spec = gr.State(None)
     rendered_key = gr.State("")
+    explain_open = gr.State(False)
     draft = gr.State(values)
     share_token = gr.Textbox(encode_spec(default.spec), visible="hidden", elem_id="share-token")
 
@@ -307,22 +310,34 @@ def build_explore_panel() -> ExplorePanel:
                          chart_choice=chart_choice, log_scale=log_scale, error=error, headline=headline, delta=delta,
                          diagram=diagram, chart=chart, table=table, explanation=explanation,
                          current_spec=current_spec, pinned_spec=pinned_spec, rendered_key=rendered_key,
-                         draft=draft, share_token=share_token, groups=groups)
+                         explain_open=explain_open, draft=draft, share_token=share_token, groups=groups)
     _wire(panel, pin, export_kind, export_button, export_file)
+
+    def on_expand(current: dict | None) -> tuple[bool, Any]:
+        if not current:
+            return True, gr.skip()
+        spec = parse_spec(current)
+        return True, explain(spec, analyze(spec))
+
+    explain_accordion.expand(on_expand, [current_spec], [explain_open, explanation], concurrency_limit=None,
+                             api_visibility="private")
+    explain_accordion.collapse(lambda: False, None, [explain_open], concurrency_limit=None,
+                               api_visibility="private")
     return panel
 
 
 def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_button: gr.Button,
           export_file: gr.File) -> None:
     fast = dict(concurrency_limit=None, show_progress="hidden", api_visibility="private")
-    view = [panel.batch_size, panel.chart_choice, panel.log_scale, panel.pinned_spec, panel.rendered_key]
+    view = [panel.batch_size, panel.chart_choice, panel.log_scale, panel.pinned_spec, panel.rendered_key,
+            panel.explain_open]
     for key, component in panel.editors.items():
         component.change(make_field_handler(panel, key), [component, panel.draft, *view],
                          [*panel.result_outputs(), panel.draft], **fast)
 
     def on_view(draft: dict | None, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None,
-                rendered: str) -> dict:
-        return render_draft(panel, draft or {}, batch_size, chart, log_scale, pinned, rendered)
+                rendered: str, explain_open: bool) -> dict:
+        return render_draft(panel, draft or {}, batch_size, chart, log_scale, pinned, rendered, explain_open)
 
     for component in (panel.batch_size, panel.chart_choice, panel.log_scale, panel.pinned_spec):
         component.change(on_view, [panel.draft, *view], panel.result_outputs(), **fast)
