@@ -536,7 +536,7 @@ def format_process_rows(snapshot: Snapshot) -> list[list[str]]:
 
 def format_cpu(cpu: CpuReading) -> str:
     """One line: CPU %, RAM used / total, this process's memory."""
-    cores = f" of {cpu.cpu_count} cores" if cpu.cpu_count else ""
+    cores = f" across {cpu.cpu_count} cores" if cpu.cpu_count else ""
     ram = (NA if cpu.ram_used_bytes is None or cpu.ram_total_bytes is None
            else f"{_gib(cpu.ram_used_bytes)} / {_gib(cpu.ram_total_bytes)} ({_unit(cpu.ram_percent, '%')})")
     return f"CPU {_unit(cpu.cpu_percent, '%', 1)}{cores} · RAM {ram} · this process {_gib(cpu.process_rss_bytes)}"

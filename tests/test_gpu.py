@@ -403,7 +403,7 @@ def test_cpu_and_ram_readings_are_sane() -> None:
     assert 0.0 <= (cpu.ram_percent or 0.0) <= 100.0 and (cpu.process_rss_bytes or 0) > 10 * 2**20
     assert (cpu.cpu_count or 0) >= 1
     number = r"[\d.]+"
-    assert re.fullmatch(rf"CPU {number}% of \d+ cores · RAM {number} GiB / {number} GiB \({number}%\) · "
+    assert re.fullmatch(rf"CPU {number}% across \d+ cores · RAM {number} GiB / {number} GiB \({number}%\) · "
                         rf"this process {number} GiB", format_cpu(cpu))
 
 

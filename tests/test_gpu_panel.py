@@ -127,7 +127,7 @@ def test_refresh_renders_once_per_snapshot(stub: StubSampler, monkeypatch: pytes
 
 def test_refresh_outputs_with_gpus(stub: StubSampler) -> None:
     status, utilization, memory, table, processes = gpu_panel.refresh()
-    assert status.startswith("**1 NVIDIA GPU: NVIDIA Fake 80GB**") and "CPU 25.0% of 8 cores" in status
+    assert status.startswith("**1 NVIDIA GPU: NVIDIA Fake 80GB**") and "CPU 25.0% across 8 cores" in status
     assert "old: the GPU monitor has stopped updating" in status  # snapshots at t=2 s of 1970 are stale
     assert isinstance(utilization, go.Figure) and isinstance(memory, go.Figure)
     assert table.visible and table.value["data"][0][:2] == ["0", "NVIDIA Fake 80GB"]

@@ -82,8 +82,8 @@ def build_gpu_panel() -> None:
     """Create the GPU panel inside the caller's ``gr.Blocks`` (a tab or accordion the app makes)."""
     status = gr.Markdown("Reading the GPU monitor...")
     with gr.Row():
-        utilization_plot = gr.Plot(label="Utilisation", show_label=False)
-        memory_plot = gr.Plot(label="Memory", show_label=False)
+        utilization_plot = gr.Plot(label="Utilisation", show_label=False, min_width=320)
+        memory_plot = gr.Plot(label="Memory", show_label=False, min_width=320)
     gpu_table = gr.Dataframe(headers=[name for name, _ in COLUMNS], datatype="str", interactive=False, wrap=False,
                              label="GPUs (as nvidia-smi shows them)", visible=False)
     process_table = gr.Dataframe(headers=list(PROCESS_COLUMNS), datatype="str", interactive=False,
