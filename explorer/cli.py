@@ -47,6 +47,16 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import write_export  # ONNX machinery is heavy: import it only when asked
+
+    spec = load_spec_argument(args.spec)
+    if args.input_size is not None:
+        spec = spec.replace(input_size=args.input_size)
+    print(write_export(spec, args.format, Path(args.out)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m explorer", description="CNN Architecture Explorer")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--input-size", type=int, default=None, help="override the spec's input size")
     summary.add_argument("--json", action="store_true", help="print the spec and analysis as JSON")
     summary.set_defaults(func=cmd_summary)
+
+    export = commands.add_parser("export", help="write the network as PyTorch source, ONNX, JSON or a text summary")
+    export.add_argument("spec", help="a preset name, a JSON spec file, or inline JSON")
+    export.add_argument("--format", choices=("pytorch", "onnx", "json", "summary"), default="pytorch")
+    export.add_argument("--out", default=".", help="output folder (created if missing)")
+    export.add_argument("--input-size", type=int, default=None, help="override the spec's input size")
+    export.set_defaults(func=cmd_export)
 
     _add_optional_commands(commands)
     return parser

@@ -373,10 +373,11 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
         directory = Path(tempfile.mkdtemp(prefix="explorer-export-"))
         try:
             return str(write_export(parse_spec(current), EXPORT_KINDS.get(kind_label, "json"), directory))
-        except SpecError as exc:
-            raise gr.Error(str(exc)) from None
+        except (ValueError, RuntimeError) as exc:  # SpecError, a model too large for ONNX, an exporter failure
+            raise gr.Error(f"Export failed: {exc}") from None
 
-    export_button.click(on_export, [export_kind, panel.current_spec], [export_file], concurrency_limit=2,
+    # ONNX export of a VGG takes seconds and gigabytes: one export at a time per server.
+    export_button.click(on_export, [export_kind, panel.current_spec], [export_file], concurrency_limit=1,
                         concurrency_id="export", api_visibility="private")
     # Keep the page URL in step with the network so it can be copied and shared.
     panel.share_token.change(None, [panel.share_token], None, js="""(token) => {
