@@ -145,6 +145,7 @@ class _CpuMeter:
 
     def __init__(self) -> None:
         self._process = psutil.Process() if psutil is not None else None
+        self._cpu_count = psutil.cpu_count() if psutil is not None else None  # fixed: read once
         self._last = self._times()
 
     @staticmethod
@@ -171,7 +172,7 @@ class _CpuMeter:
             rss = self._process.memory_info().rss if self._process is not None else None
             return CpuReading(cpu_percent=cpu_percent, ram_used_bytes=int(memory.total - memory.available),
                               ram_total_bytes=int(memory.total), ram_percent=float(memory.percent),
-                              process_rss_bytes=int(rss) if rss is not None else None, cpu_count=psutil.cpu_count())
+                              process_rss_bytes=int(rss) if rss is not None else None, cpu_count=self._cpu_count)
         except Exception as exc:  # psutil.Error, OSError in a locked-down container
             log.debug("psutil reading failed: %s", exc)
             return CpuReading(cpu_percent, None, None, None, None, None)
