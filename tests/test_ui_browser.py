@@ -152,3 +152,14 @@ def test_readme_screenshot(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=False)
     assert (ARTIFACTS / "explorer.png").stat().st_size > 10_000
+
+
+def test_gpu_sidebar_says_why_there_is_no_gpu(page):
+    page.get_by_role("button", name="Toggle Sidebar").click()
+    import torch
+
+    if torch.cuda.is_available():
+        expect(page.get_by_text("GPU utilisation").first).to_be_visible(timeout=15_000)
+    else:
+        expect(page.get_by_text("No NVIDIA GPU detected").first).to_be_visible(timeout=15_000)
+        expect(page.get_by_text("CPU utilisation").first).to_be_visible(timeout=15_000)

@@ -48,8 +48,14 @@ def build_app() -> gr.Blocks:
         gr.Markdown(f"# {TITLE}\nEdit a classic CNN — VGG's `conv_arch`, GoogLeNet's Inception table, NiN's "
                     "blocks, AlexNet's options — and see it rebuilt at once: shapes, parameters, MACs, memory and "
                     "receptive fields. Then train it and watch the GPU.")
-        with gr.Sidebar(label="GPU", open=False, position="right", width=380):
-            _build_optional_panel("explorer.ui.gpu_panel", "build_gpu_panel")
+        with gr.Sidebar(label="GPU", open=False, position="right", width=380) as sidebar:
+            gpu_timer = _build_optional_panel("explorer.ui.gpu_panel", "build_gpu_panel", active=False)
+        if gpu_timer is not None:
+            # The readings refresh only while the sidebar is open: a closed panel costs the server nothing.
+            sidebar.expand(lambda: gr.Timer(active=True), None, gpu_timer, concurrency_limit=None,
+                           api_visibility="private", show_progress="hidden")
+            sidebar.collapse(lambda: gr.Timer(active=False), None, gpu_timer, concurrency_limit=None,
+                             api_visibility="private", show_progress="hidden")
         with gr.Tabs():
             with gr.Tab("Explore", id="explore"):
                 panel = build_explore_panel()
@@ -78,7 +84,7 @@ def build_app() -> gr.Blocks:
     return demo
 
 
-def _build_optional_panel(module_name: str, function: str, *args: Any) -> None:
+def _build_optional_panel(module_name: str, function: str, *args: Any, **kwargs: Any) -> Any:
     """Panels built in their own modules; a missing one says so instead of breaking the page."""
     try:
         module = __import__(module_name, fromlist=[function])
@@ -86,8 +92,8 @@ def _build_optional_panel(module_name: str, function: str, *args: Any) -> None:
         if exc.name != module_name:
             raise
         gr.Markdown("This panel is not available in this build.")
-        return
-    getattr(module, function)(*args)
+        return None
+    return getattr(module, function)(*args, **kwargs)
 
 
 def launch_options() -> dict[str, Any]:

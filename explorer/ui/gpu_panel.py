@@ -78,8 +78,11 @@ def refresh() -> tuple[Any, ...]:
     return (status_markdown(snapshot), *outputs[1:])
 
 
-def build_gpu_panel() -> None:
-    """Create the GPU panel inside the caller's ``gr.Blocks`` (a tab or accordion the app makes)."""
+def build_gpu_panel(*, active: bool = True) -> gr.Timer:
+    """Create the GPU panel inside the caller's ``gr.Blocks`` (a tab or accordion the app makes).
+
+    Returns its timer, so a container that hides the panel can pause it (``gr.Timer(active=False)``).
+    """
     status = gr.Markdown("Reading the GPU monitor...")
     with gr.Row():
         utilization_plot = gr.Plot(label="Utilisation", show_label=False, min_width=320)
@@ -90,10 +93,11 @@ def build_gpu_panel() -> None:
                                  label="Processes", visible=False)
     with gr.Accordion("What do these columns mean?", open=False):
         gr.Markdown(COLUMN_HELP_MARKDOWN)
-    timer = gr.Timer(REFRESH_S)
+    timer = gr.Timer(REFRESH_S, active=active)
     outputs = [status, utilization_plot, memory_plot, gpu_table, process_table]
     # On page load (triggers=None, no inputs) and every second after; cheap reads, so no concurrency limit.
     gr.on(triggers=None, fn=refresh, inputs=None, outputs=outputs, concurrency_limit=None, show_progress="hidden",
           api_visibility="private")
     timer.tick(refresh, inputs=None, outputs=outputs, concurrency_limit=None, show_progress="hidden",
                api_name="gpu_readings")
+    return timer
