@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .analysis import analyze
 from .presets import list_presets, resolve_spec
-from .report import format_summary
 from .specs import Spec, SpecError, parse_spec
 
 
@@ -36,6 +34,9 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from .analysis import analyze  # PyTorch is imported only by the commands that need it
+    from .report import format_summary
+
     spec = load_spec_argument(args.spec)
     if args.input_size is not None:
         spec = spec.replace(input_size=args.input_size)

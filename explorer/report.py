@@ -1,7 +1,10 @@
 """Plain-text rendering of an analysis: the CLI's table and the exported text summary."""
 from __future__ import annotations
 
-from .analysis import Analysis
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 
 def human_count(value: float) -> str:
