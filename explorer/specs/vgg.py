@@ -111,4 +111,7 @@ class VGGSpec(ArchSpec):
         if self.fc_as_conv:
             return super()._too_small_for()
         blocks = len(self.conv_arch)
+        if 2 ** blocks > budget.MAX_INPUT_SIZE:  # no allowed input size is large enough
+            return (f"{blocks} VGG blocks at any allowed input size; use at most "
+                    f"{budget.MAX_INPUT_SIZE.bit_length() - 1} blocks")
         return f"{blocks} VGG blocks; use >= {2 ** blocks} or fewer blocks"
