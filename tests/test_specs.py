@@ -327,6 +327,17 @@ def test_too_small_input_message_for_d2l_vgg11() -> None:
         load_preset("d2l_vgg11").replace(input_size=31)
 
 
+def test_too_many_vgg_blocks_for_any_input_size() -> None:
+    from explorer.specs.budget import MAX_INPUT_SIZE
+
+    most = MAX_INPUT_SIZE.bit_length() - 1  # each block halves the size
+    assert VGGSpec(conv_arch=[[1, 8]] * most, input_size=MAX_INPUT_SIZE, hidden_sizes=()).input_size == MAX_INPUT_SIZE
+    with pytest.raises(SpecError) as info:
+        VGGSpec(conv_arch=[[1, 8]] * (most + 1), input_size=MAX_INPUT_SIZE, hidden_sizes=())
+    assert f"use at most {most} blocks" in info.value.message
+    assert "use >=" not in info.value.message  # no impossible input size is suggested
+
+
 @pytest.mark.parametrize("spec", [NiNSpec(), AlexNetSpec(), GoogLeNetSpec(), NiNSpec(blocks=[(16, 5, 2, 0)]),
                                   VGGSpec(fc_as_conv=True, avgpool_size=3, conv_arch=((1, 8), (1, 8)))],
                          ids=["nin", "alexnet", "googlenet", "nin_one_block", "vgg_fc_as_conv"])
