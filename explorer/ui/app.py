@@ -64,6 +64,8 @@ def build_app() -> gr.Blocks:
                 compare_plot = gr.Plot(label="Parameters per block")
             with gr.Tab("Train", id="train"):
                 _build_optional_panel("explorer.ui.train_panel", "build_train_panel", panel.current_spec)
+            with gr.Tab("Lessons", id="lessons"):
+                _build_optional_panel("explorer.ui.lessons_panel", "build_lessons_panel", panel)
             with gr.Tab("API", id="api"):
                 gr.Markdown(API_HELP)
 
