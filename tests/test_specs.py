@@ -15,6 +15,7 @@ from explorer import analyze, build_model
 from explorer.presets import PRESETS_DIR, load_preset, preset_names
 from explorer.specs import (AlexNetSpec, GoogLeNetSpec, InceptionSpec, NiNBlockSpec, NiNSpec, SpecError, VGGSpec,
                             format_conv_arch, parse_conv_arch, parse_spec)
+from explorer.specs.budget import MAX_INPUT_SIZE
 from explorer.specs.fields import MAX_NESTING, MAX_TEXT_LENGTH
 
 # GoogLeNet's Inception table as d2l writes it (section 8.4), without the input channels d2l passes first:
@@ -328,8 +329,6 @@ def test_too_small_input_message_for_d2l_vgg11() -> None:
 
 
 def test_too_many_vgg_blocks_for_any_input_size() -> None:
-    from explorer.specs.budget import MAX_INPUT_SIZE
-
     most = MAX_INPUT_SIZE.bit_length() - 1  # each block halves the size
     assert VGGSpec(conv_arch=[[1, 8]] * most, input_size=MAX_INPUT_SIZE, hidden_sizes=()).input_size == MAX_INPUT_SIZE
     with pytest.raises(SpecError) as info:
