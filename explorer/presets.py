@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .specs import Spec, SpecError, parse_spec
+from .specs.fields import describe
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 _NAME = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -45,8 +46,7 @@ def get_preset(name: str) -> Preset:
     """The preset called ``name`` (its description and source included)."""
     presets = _load_all()
     if not isinstance(name, str) or not _NAME.match(name) or name not in presets:
-        shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
-        raise SpecError("preset", f"no preset named {shown!r}; choose one of {', '.join(presets)}")
+        raise SpecError("preset", f"no preset named {describe(name, 40)}; choose one of {', '.join(presets)}")
     return presets[name]
 
 
