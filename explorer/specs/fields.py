@@ -71,9 +71,12 @@ def check_float(value: Any, field: str, *, minimum: float, maximum: float,
     """A finite real number in the given range; bools are refused."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(field, f"expected a number, got {describe(value)}")
-    number = float(value)
-    if not math.isfinite(number):
+    if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(field, f"must be a finite number, got {describe(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range (10**400 is valid JSON): outside any range below
+        number = math.inf if value > 0 else -math.inf
     low_ok = number >= minimum if include_minimum else number > minimum
     high_ok = number <= maximum if include_maximum else number < maximum
     if not (low_ok and high_ok):
