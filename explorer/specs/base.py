@@ -26,7 +26,10 @@ def check_keys(data: Any, cls: type, field: str) -> Mapping[str, Any]:
     names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
-            place = f"{field}.{key}" if field else str(key)
+            # The key as typed when it is short and plain; otherwise a truncated repr (never a giant echo).
+            shown = key if isinstance(key, str) and key.isprintable() and key.strip() and len(key) <= 60 \
+                else describe(key)
+            place = f"{field}.{shown}" if field else shown
             raise SpecError(place, f"unknown field; expected one of {', '.join(names)}")
     return data
 
