@@ -163,3 +163,31 @@ def test_gpu_sidebar_says_why_there_is_no_gpu(page):
     else:
         expect(page.get_by_text("No NVIDIA GPU detected").first).to_be_visible(timeout=15_000)
         expect(page.get_by_text("CPU utilisation").first).to_be_visible(timeout=15_000)
+
+
+def test_lessons_view_loads_a_network_and_computes_answers(page):
+    page.get_by_role("tab", name="Lessons").click()
+    page.locator("#lesson-picker").get_by_text("NiN", exact=False).first.click()
+    page.locator("#lesson-load").click()
+    page.get_by_role("tab", name="Explore").click()
+    expect(page.locator("#headline")).to_contain_text("1,992,166", timeout=15_000)  # d2l's NiN
+    page.get_by_role("tab", name="Lessons").click()
+    page.locator("#lesson-show-answers").get_by_role("checkbox").check()
+    expect(page.locator("#lesson-answers")).to_contain_text("46,764,746", timeout=10_000)  # d2l's AlexNet
+
+
+def test_chinese_ui_follows_the_browser_language(browser, app_url):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 1400})
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        expect(page.get_by_role("tab", name="探索")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("tab", name="课程")).to_be_visible()
+        expect(page.get_by_text("输入尺寸（像素）")).to_be_visible()
+        expect(page.locator("#headline")).to_contain_text("参数量", timeout=15_000)
+        page.locator("#conv-arch textarea").fill(VGG11_ARCH)
+        expect(page.locator("#headline")).to_contain_text("132,863,336", timeout=10_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "explorer_zh.png"), full_page=False)
+    finally:
+        context.close()

@@ -10,9 +10,12 @@ import gradio as gr
 from ..analysis import analyze
 from ..presets import resolve_spec
 from ..specs import SpecError
-from .explore import build_explore_panel, compare_view, load_outputs, restore_from_query
+from .i18n import build_i18n, tr, wants_chinese
+from .explore import DEFAULT_PRESET, build_explore_panel, compare_view, load_outputs, restore_from_query
 
 TITLE = "CNN Architecture Explorer"
+INTRO = ("Edit a classic CNN — VGG's `conv_arch`, GoogLeNet's Inception table, NiN's blocks, AlexNet's options — and see "
+         "it rebuilt at once: shapes, parameters, MACs, memory and receptive fields. Then train it and watch the GPU.")
 CSS = """
 .stats {display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 8px;}
 .stat {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px;}
@@ -45,10 +48,9 @@ def analyze_api(spec: str) -> dict:
 def build_app() -> gr.Blocks:
     """Build the Blocks app (no server is started)."""
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\nEdit a classic CNN — VGG's `conv_arch`, GoogLeNet's Inception table, NiN's "
-                    "blocks, AlexNet's options — and see it rebuilt at once: shapes, parameters, MACs, memory and "
-                    "receptive fields. Then train it and watch the GPU.")
-        with gr.Sidebar(label="GPU", open=False, position="right", width=380) as sidebar:
+        gr.Markdown(f"# {TITLE}")
+        gr.Markdown(tr(INTRO))
+        with gr.Sidebar(label=tr("GPU"), open=False, position="right", width=380) as sidebar:
             gpu_timer = _build_optional_panel("explorer.ui.gpu_panel", "build_gpu_panel", active=False)
         if gpu_timer is not None:
             # The readings refresh only while the sidebar is open: a closed panel costs the server nothing.
@@ -57,16 +59,16 @@ def build_app() -> gr.Blocks:
             sidebar.collapse(lambda: gr.Timer(active=False), None, gpu_timer, concurrency_limit=None,
                              api_visibility="private", show_progress="hidden")
         with gr.Tabs():
-            with gr.Tab("Explore", id="explore"):
+            with gr.Tab(tr("Explore"), id="explore"):
                 panel = build_explore_panel()
-            with gr.Tab("Compare", id="compare") as compare_tab:
+            with gr.Tab(tr("Compare"), id="compare") as compare_tab:
                 compare_md = gr.Markdown(elem_id="compare-table")
-                compare_plot = gr.Plot(label="Parameters per block")
-            with gr.Tab("Train", id="train"):
+                compare_plot = gr.Plot(label=tr("Parameters per block"))
+            with gr.Tab(tr("Train"), id="train"):
                 _build_optional_panel("explorer.ui.train_panel", "build_train_panel", panel.current_spec)
-            with gr.Tab("Lessons", id="lessons"):
+            with gr.Tab(tr("Lessons"), id="lessons"):
                 _build_optional_panel("explorer.ui.lessons_panel", "build_lessons_panel", panel)
-            with gr.Tab("API", id="api"):
+            with gr.Tab(tr("API"), id="api"):
                 gr.Markdown(API_HELP)
 
         compare_inputs = [panel.pinned_spec, panel.current_spec, panel.batch_size]
@@ -76,7 +78,11 @@ def build_app() -> gr.Blocks:
                                  api_visibility="private")
 
         def on_load(request: gr.Request) -> dict:
-            return restore_from_query(panel, dict(request.query_params) if request else {})
+            query = dict(request.query_params) if request else {}
+            chinese = wants_chinese(request.headers.get("accept-language")) if request else False
+            if chinese and not query:
+                query = {"preset": DEFAULT_PRESET}  # re-render so the headline cards are in Chinese
+            return restore_from_query(panel, query, chinese=chinese)
 
         demo.load(on_load, None, load_outputs(panel), concurrency_limit=None, show_progress="hidden",
                   api_visibility="private")
@@ -101,7 +107,7 @@ def _build_optional_panel(module_name: str, function: str, *args: Any, **kwargs:
 def launch_options() -> dict[str, Any]:
     """Settings for launch(), shared by app.py and the tests. Host and port come from GRADIO_SERVER_NAME/PORT."""
     return dict(css=CSS, max_file_size=MAX_FILE_SIZE, enable_monitoring=False, show_error=False,
-                footer_links=["api", "gradio"])
+                footer_links=["api", "gradio"], i18n=build_i18n())
 
 
 API_HELP = """

@@ -16,6 +16,7 @@ from ..presets import get_preset, list_presets
 from ..share import decode_spec, encode_spec
 from ..specs import Spec, SpecError, parse_spec
 from .convert import FAMILIES, FAMILY_LABELS, GOOGLENET_HEADERS, NIN_HEADERS, spec_from_values, values_from_spec
+from .i18n import tr, wants_chinese
 from .views import CHARTS, TABLE_HEADERS, chart_figure, compare_markdown, headline_html, layer_rows
 
 DEFAULT_PRESET = "vgg16"
@@ -60,7 +61,8 @@ class ExplorePanel:
 
 # --- pure-ish handlers (testable without a server) ------------------------------------------------------------
 def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: str, log_scale: bool,
-                   pinned: dict | None, shown_table: Any = None, explain_open: bool = True) -> dict:
+                   pinned: dict | None, shown_table: Any = None, explain_open: bool = True,
+                   chinese: bool = False) -> dict:
     """All outputs for a valid spec. The explanation is only rendered while its accordion is open."""
     analysis = analyze(spec, batch_size=batch_size)
     delta = ""
@@ -72,7 +74,7 @@ def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: s
             delta = ""
     updates = {
         panel.error: gr.update(value="", visible=False),
-        panel.headline: headline_html(analysis, batch_size=batch_size),
+        panel.headline: headline_html(analysis, batch_size=batch_size, chinese=chinese),
         panel.delta: delta,
         panel.diagram: block_diagram_chart(spec, analysis),
         panel.chart: chart_figure(chart, analysis, log_scale=log_scale),
@@ -115,6 +117,14 @@ def _escape_md(text: str) -> str:
     return "".join("\\" + char if char in "\\`*_{}[]<>#|" else char for char in text)
 
 
+def _chinese(request: gr.Request | None) -> bool:
+    """Server-computed text (the headline cards) follows the browser's language, like the labels."""
+    try:
+        return wants_chinese(request.headers.get("accept-language")) if request is not None else False
+    except AttributeError:
+        return False
+
+
 def clamp_batch(value: Any) -> int:
     try:
         return min(max(int(value), 1), 65_536)
@@ -131,9 +141,11 @@ def make_field_handler(panel: ExplorePanel, key: str):  # noqa: ANN201
     """
 
     def on_field(value: Any, draft: dict | None, batch_size: Any, chart: str, log_scale: bool,
-                 pinned: dict | None, rendered: str, explain_open: bool = False) -> dict:
+                 pinned: dict | None, rendered: str, explain_open: bool = False,
+                 request: gr.Request = None) -> dict:
         draft = {**(draft or {}), key: value}
-        updates = render_draft(panel, draft, batch_size, chart, log_scale, pinned, rendered, explain_open)
+        updates = render_draft(panel, draft, batch_size, chart, log_scale, pinned, rendered, explain_open,
+                               chinese=_chinese(request))
         updates[panel.draft] = draft
         return updates
 
@@ -141,7 +153,7 @@ def make_field_handler(panel: ExplorePanel, key: str):  # noqa: ANN201
 
 
 def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, log_scale: bool,
-                 pinned: dict | None, rendered: str, explain_open: bool = False) -> dict:
+                 pinned: dict | None, rendered: str, explain_open: bool = False, *, chinese: bool = False) -> dict:
     """Outputs for the editors' current values: results, an inline error, or nothing new."""
     batch = clamp_batch(batch_size)
     try:
@@ -153,11 +165,11 @@ def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, 
         updates[panel.error] = gr.update(value="", visible=False)
         return updates
     return render_results(panel, spec, batch_size=batch, chart=chart, log_scale=log_scale, pinned=pinned,
-                          shown_table=draft.get("g_table"), explain_open=explain_open)
+                          shown_table=draft.get("g_table"), explain_open=explain_open, chinese=chinese)
 
 
 def show_spec(panel: ExplorePanel, spec: Spec, *, preset: str | None, batch_size: int, chart: str, log_scale: bool,
-              pinned: dict | None, notice: str = "") -> dict:
+              pinned: dict | None, notice: str = "", chinese: bool = False) -> dict:
     """Load a spec into the editors (family, groups, every widget) and render it."""
     values = values_from_spec(spec)
     updates: dict = {panel.family: spec.family, panel.preset: preset, panel.draft: values}
@@ -166,7 +178,7 @@ def show_spec(panel: ExplorePanel, spec: Spec, *, preset: str | None, batch_size
     for key, component in panel.editors.items():
         updates[component] = values[key] if key in values else gr.skip()
     updates.update(render_results(panel, spec, batch_size=batch_size, chart=chart, log_scale=log_scale,
-                                  pinned=pinned))
+                                  pinned=pinned, chinese=chinese))
     updates[panel.editors["g_table"]] = values.get("g_table", gr.skip())
     if notice:
         updates[panel.error] = gr.update(value=notice, visible=True)
@@ -192,111 +204,111 @@ def build_explore_panel() -> ExplorePanel:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=340, elem_id="editor-column"):
             family = gr.Radio([(FAMILY_LABELS[f], f) for f in FAMILIES], value=default.spec.family,
-                              label="Family", elem_id="family")
-            preset = gr.Dropdown(_preset_choices(), value=default.name, label="Preset", elem_id="preset",
-                                 info="Loads a published network; then edit anything.")
+                              label=tr("Family"), elem_id="family")
+            preset = gr.Dropdown(_preset_choices(), value=default.name, label=tr("Preset"), elem_id="preset",
+                                 info=tr("Loads a published network; then edit anything."))
             error = gr.Markdown("", visible=False, elem_id="spec-error", elem_classes=["spec-error"])
             with gr.Group(visible=default.spec.family == "vgg") as groups["vgg"]:
                 editors["vgg_conv_arch"] = gr.Textbox(
                     values.get("vgg_conv_arch", "((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))"),
-                    label="conv_arch: ((num_convs, out_channels), ...)", lines=2, max_lines=6,
-                    elem_id="conv-arch", info="d2l's notation: one pair per block; each block ends in a 2x2 max-pool.")
+                    label=tr("conv_arch: ((num_convs, out_channels), ...)"), lines=2, max_lines=6,
+                    elem_id="conv-arch", info=tr("d2l's notation: one pair per block; each block ends in a 2x2 max-pool."))
                 with gr.Row():
-                    editors["vgg_ratio"] = gr.Number(values.get("vgg_ratio", 1), label="Width ratio", precision=0,
-                                                     minimum=1, info="out_channels // ratio (d2l's small VGG: 4)")
-                    editors["vgg_avgpool"] = gr.Number(values.get("vgg_avgpool", 7), label="Adaptive avg-pool",
-                                                       precision=0, minimum=0, info="7 as torchvision; 0 = none (d2l)")
-                editors["vgg_hidden"] = gr.Textbox(values.get("vgg_hidden", "4096, 4096"), label="Hidden FC sizes",
-                                                   info="comma-separated; empty = a single FC layer")
+                    editors["vgg_ratio"] = gr.Number(values.get("vgg_ratio", 1), label=tr("Width ratio"), precision=0,
+                                                     minimum=1, info=tr("out_channels // ratio (d2l's small VGG: 4)"))
+                    editors["vgg_avgpool"] = gr.Number(values.get("vgg_avgpool", 7), label=tr("Adaptive avg-pool"),
+                                                       precision=0, minimum=0, info=tr("7 as torchvision; 0 = none (d2l)"))
+                editors["vgg_hidden"] = gr.Textbox(values.get("vgg_hidden", "4096, 4096"), label=tr("Hidden FC sizes"),
+                                                   info=tr("comma-separated; empty = a single FC layer"))
                 with gr.Row():
-                    editors["vgg_batch_norm"] = gr.Checkbox(values.get("vgg_batch_norm", False), label="Batch norm")
+                    editors["vgg_batch_norm"] = gr.Checkbox(values.get("vgg_batch_norm", False), label=tr("Batch norm"))
                     editors["vgg_fc_as_conv"] = gr.Checkbox(values.get("vgg_fc_as_conv", False),
-                                                            label="FC layers as convolutions (any input size)")
+                                                            label=tr("FC layers as convolutions (any input size)"))
                 editors["vgg_dropout"] = gr.Slider(0, 0.95, value=values.get("vgg_dropout", 0.5), step=0.05,
-                                                   label="Dropout")
+                                                   label=tr("Dropout"))
             with gr.Group(visible=default.spec.family == "googlenet") as groups["googlenet"]:
                 editors["g_table"] = gr.Dataframe(
-                    values.get("g_table"), headers=GOOGLENET_HEADERS, label="Inception blocks (in → out derived)",
+                    values.get("g_table"), headers=GOOGLENET_HEADERS, label=tr("Inception blocks (in → out derived)"),
                     datatype=["str", "number", "number"] + ["number"] * 6, static_columns=[0, 1, 2],
                     row_count=9, column_count=9, interactive=True,
                     type="array", elem_id="inception-table")
                 with gr.Row():
-                    editors["g_stem"] = gr.Textbox(values.get("g_stem", "64, 64, 192"), label="Stem channels",
-                                                   info="7x7/2 conv, 1x1 conv, 3x3 conv")
-                    editors["g_wide"] = gr.Radio([3, 5], value=values.get("g_wide", 3), label="Wide branch kernel",
-                                                 info="paper/d2l: 5; torchvision: 3")
+                    editors["g_stem"] = gr.Textbox(values.get("g_stem", "64, 64, 192"), label=tr("Stem channels"),
+                                                   info=tr("7x7/2 conv, 1x1 conv, 3x3 conv"))
+                    editors["g_wide"] = gr.Radio([3, 5], value=values.get("g_wide", 3), label=tr("Wide branch kernel"),
+                                                 info=tr("paper/d2l: 5; torchvision: 3"))
                 with gr.Row():
-                    editors["g_bn"] = gr.Checkbox(values.get("g_bn", True), label="Batch norm")
-                    editors["g_aux"] = gr.Checkbox(values.get("g_aux", False), label="Aux classifiers")
+                    editors["g_bn"] = gr.Checkbox(values.get("g_bn", True), label=tr("Batch norm"))
+                    editors["g_aux"] = gr.Checkbox(values.get("g_aux", False), label=tr("Aux classifiers"))
                     editors["g_pool_mode"] = gr.Radio(["ceil", "pad"], value=values.get("g_pool_mode", "ceil"),
-                                                      label="Pooling", info="torchvision: ceil; d2l: pad")
+                                                      label=tr("Pooling"), info=tr("torchvision: ceil; d2l: pad"))
                 editors["g_dropout"] = gr.Slider(0, 0.95, value=values.get("g_dropout", 0.2), step=0.05,
-                                                 label="Dropout")
+                                                 label=tr("Dropout"))
             with gr.Group(visible=default.spec.family == "nin") as groups["nin"]:
                 editors["n_table"] = gr.Dataframe(
                     values.get("n_table", [[96, 11, 4, 0, ""], [256, 5, 1, 2, ""], [384, 3, 1, 1, ""]]),
-                    headers=NIN_HEADERS, label="NiN blocks (mlp_channels empty = two 1x1 of out_channels)",
+                    headers=NIN_HEADERS, label=tr("NiN blocks (mlp_channels empty = two 1x1 of out_channels)"),
                     datatype=["number", "number", "number", "number", "str"],
                     column_count=5, interactive=True, type="array", elem_id="nin-table")
                 with gr.Row():
-                    editors["n_pool_kernel"] = gr.Number(values.get("n_pool_kernel", 3), label="Pool kernel",
+                    editors["n_pool_kernel"] = gr.Number(values.get("n_pool_kernel", 3), label=tr("Pool kernel"),
                                                          precision=0)
-                    editors["n_pool_stride"] = gr.Number(values.get("n_pool_stride", 2), label="Pool stride",
+                    editors["n_pool_stride"] = gr.Number(values.get("n_pool_stride", 2), label=tr("Pool stride"),
                                                          precision=0)
-                    editors["n_head_kernel"] = gr.Number(values.get("n_head_kernel", 3), label="Head kernel",
+                    editors["n_head_kernel"] = gr.Number(values.get("n_head_kernel", 3), label=tr("Head kernel"),
                                                          precision=0)
                 editors["n_dropout"] = gr.Slider(0, 0.95, value=values.get("n_dropout", 0.5), step=0.05,
-                                                 label="Dropout")
+                                                 label=tr("Dropout"))
             with gr.Group(visible=default.spec.family == "alexnet") as groups["alexnet"]:
                 editors["a_channels"] = gr.Textbox(values.get("a_channels", "64, 192, 384, 256, 256"),
-                                                   label="Conv channels (5)")
+                                                   label=tr("Conv channels (5)"))
                 with gr.Row():
                     editors["a_conv1"] = gr.Textbox(values.get("a_conv1", "11, 4, 2"),
-                                                    label="conv1 kernel, stride, padding")
-                    editors["a_groups"] = gr.Radio([1, 2], value=values.get("a_groups", 1), label="Groups",
-                                                   info="2 = the paper's two-GPU split")
-                    editors["a_avgpool"] = gr.Number(values.get("a_avgpool", 6), label="Adaptive avg-pool",
-                                                     precision=0, minimum=0, info="6 as torchvision; 0 = none")
-                editors["a_hidden"] = gr.Textbox(values.get("a_hidden", "4096, 4096"), label="Hidden FC sizes")
+                                                    label=tr("conv1 kernel, stride, padding"))
+                    editors["a_groups"] = gr.Radio([1, 2], value=values.get("a_groups", 1), label=tr("Groups"),
+                                                   info=tr("2 = the paper's two-GPU split"))
+                    editors["a_avgpool"] = gr.Number(values.get("a_avgpool", 6), label=tr("Adaptive avg-pool"),
+                                                     precision=0, minimum=0, info=tr("6 as torchvision; 0 = none"))
+                editors["a_hidden"] = gr.Textbox(values.get("a_hidden", "4096, 4096"), label=tr("Hidden FC sizes"))
                 with gr.Row():
                     editors["a_overlap"] = gr.Checkbox(values.get("a_overlap", True),
-                                                       label="Overlapping pooling (3x3/2)")
-                    editors["a_lrn"] = gr.Checkbox(values.get("a_lrn", False), label="Local response norm")
+                                                       label=tr("Overlapping pooling (3x3/2)"))
+                    editors["a_lrn"] = gr.Checkbox(values.get("a_lrn", False), label=tr("Local response norm"))
                 with gr.Row():
-                    editors["a_lrn_size"] = gr.Number(values.get("a_lrn_size", 5), label="LRN n", precision=0)
-                    editors["a_lrn_alpha"] = gr.Number(values.get("a_lrn_alpha", 1e-4), label="LRN α")
-                    editors["a_lrn_beta"] = gr.Number(values.get("a_lrn_beta", 0.75), label="LRN β")
-                    editors["a_lrn_k"] = gr.Number(values.get("a_lrn_k", 2.0), label="LRN k")
+                    editors["a_lrn_size"] = gr.Number(values.get("a_lrn_size", 5), label=tr("LRN n"), precision=0)
+                    editors["a_lrn_alpha"] = gr.Number(values.get("a_lrn_alpha", 1e-4), label=tr("LRN α"))
+                    editors["a_lrn_beta"] = gr.Number(values.get("a_lrn_beta", 0.75), label=tr("LRN β"))
+                    editors["a_lrn_k"] = gr.Number(values.get("a_lrn_k", 2.0), label=tr("LRN k"))
                 editors["a_dropout"] = gr.Slider(0, 0.95, value=values.get("a_dropout", 0.5), step=0.05,
-                                                 label="Dropout")
+                                                 label=tr("Dropout"))
             with gr.Group():
                 with gr.Row():
-                    editors["input_size"] = gr.Number(values["input_size"], label="Input size (px)", precision=0,
+                    editors["input_size"] = gr.Number(values["input_size"], label=tr("Input size (px)"), precision=0,
                                                       elem_id="input-size")
-                    editors["in_channels"] = gr.Number(values["in_channels"], label="Input channels", precision=0)
-                    editors["num_classes"] = gr.Number(values["num_classes"], label="Classes", precision=0)
+                    editors["in_channels"] = gr.Number(values["in_channels"], label=tr("Input channels"), precision=0)
+                    editors["num_classes"] = gr.Number(values["num_classes"], label=tr("Classes"), precision=0)
             with gr.Row():
-                batch_size = gr.Number(128, label="Batch size (memory estimate)", precision=0, minimum=1,
+                batch_size = gr.Number(128, label=tr("Batch size (memory estimate)"), precision=0, minimum=1,
                                        maximum=65536)
-                pin = gr.Button("Pin as A (compare)", elem_id="pin", size="sm")
-            with gr.Accordion("Export this network", open=False):
-                export_kind = gr.Radio(list(EXPORT_KINDS), value="PyTorch (.py)", label="Format")
-                export_button = gr.Button("Build file", elem_id="export-button")
-                export_file = gr.File(label="Download", elem_id="export-file", interactive=False)
-            gr.Markdown("The address bar always holds this network: copy it to share.",
+                pin = gr.Button(tr("Pin as A (compare)"), elem_id="pin", size="sm")
+            with gr.Accordion(tr("Export this network"), open=False):
+                export_kind = gr.Radio([(tr(label), label) for label in EXPORT_KINDS], value="PyTorch (.py)", label=tr("Format"))
+                export_button = gr.Button(tr("Build file"), elem_id="export-button")
+                export_file = gr.File(label=tr("Download"), elem_id="export-file", interactive=False)
+            gr.Markdown(tr("The address bar always holds this network: copy it to share."),
                         elem_classes=["share-hint"])
         with gr.Column(scale=3, min_width=480):
             initial = analyze(default.spec, batch_size=128)
             headline = gr.HTML(headline_html(initial, batch_size=128))
             delta = gr.Markdown("", elem_id="delta")
-            diagram = gr.Plot(block_diagram_chart(default.spec, initial), label="Block diagram", show_label=False, elem_id="diagram")
+            diagram = gr.Plot(block_diagram_chart(default.spec, initial), label=tr("Block diagram"), show_label=False, elem_id="diagram")
             with gr.Row():
-                chart_choice = gr.Radio(list(CHARTS), value=CHARTS[0], label="Chart", scale=4, elem_id="chart-choice")
-                log_scale = gr.Checkbox(False, label="Log scale", scale=1)
-            chart = gr.Plot(chart_figure(CHARTS[0], initial), label="Chart", show_label=False, elem_id="chart")
-            table = gr.Dataframe(layer_rows(initial), headers=TABLE_HEADERS, label="Layers", interactive=False,
+                chart_choice = gr.Radio([(tr(name), name) for name in CHARTS], value=CHARTS[0], label=tr("Chart"), scale=4, elem_id="chart-choice")
+                log_scale = gr.Checkbox(False, label=tr("Log scale"), scale=1)
+            chart = gr.Plot(chart_figure(CHARTS[0], initial), label=tr("Chart"), show_label=False, elem_id="chart")
+            table = gr.Dataframe(layer_rows(initial), headers=TABLE_HEADERS, label=tr("Layers"), interactive=False,
                                  max_height=420, elem_id="layer-table", type="array")
-            with gr.Accordion("Why does it look like this? (with your numbers)", open=False,
+            with gr.Accordion(tr("Why does it look like this? (with your numbers)"), open=False,
                               elem_id="explain-accordion") as explain_accordion:
                 explanation = gr.Markdown(explain(default.spec, initial), elem_id="explanation")
     current_spec = gr.State(default.spec.to_dict())
@@ -336,24 +348,27 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
                          [*panel.result_outputs(), panel.draft], **fast)
 
     def on_view(draft: dict | None, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None,
-                rendered: str, explain_open: bool) -> dict:
-        return render_draft(panel, draft or {}, batch_size, chart, log_scale, pinned, rendered, explain_open)
+                rendered: str, explain_open: bool, request: gr.Request = None) -> dict:
+        return render_draft(panel, draft or {}, batch_size, chart, log_scale, pinned, rendered, explain_open,
+                            chinese=_chinese(request))
 
     for component in (panel.batch_size, panel.chart_choice, panel.log_scale, panel.pinned_spec):
         component.change(on_view, [panel.draft, *view], panel.result_outputs(), **fast)
 
-    def on_preset(name: str, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None) -> dict:
+    def on_preset(name: str, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None,
+                  request: gr.Request = None) -> dict:
         try:
             preset = get_preset(name)
         except SpecError as exc:
             return error_updates(panel, exc)
         return show_spec(panel, preset.spec, preset=preset.name, batch_size=clamp_batch(batch_size), chart=chart,
-                         log_scale=log_scale, pinned=pinned)
+                         log_scale=log_scale, pinned=pinned, chinese=_chinese(request))
 
-    def on_family(family: str, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None) -> dict:
+    def on_family(family: str, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None,
+                  request: gr.Request = None) -> dict:
         if family not in FAMILY_DEFAULTS:
             return error_updates(panel, SpecError("family", f"unknown family {family!r}"))
-        return on_preset(FAMILY_DEFAULTS[family], batch_size, chart, log_scale, pinned)
+        return on_preset(FAMILY_DEFAULTS[family], batch_size, chart, log_scale, pinned, request)
 
     preset_inputs = [panel.preset, panel.batch_size, panel.chart_choice, panel.log_scale, panel.pinned_spec]
     panel.preset.input(on_preset, preset_inputs, load_outputs(panel), **fast)
@@ -388,7 +403,7 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
     }""")
 
 
-def restore_from_query(panel: ExplorePanel, query: dict[str, str]) -> dict:
+def restore_from_query(panel: ExplorePanel, query: dict[str, str], *, chinese: bool = False) -> dict:
     """On page load: ?spec=<token> or ?preset=<name> restores that network; a bad link says why."""
     token, preset_name = query.get("spec"), query.get("preset")
     notice = ""
@@ -407,7 +422,7 @@ def restore_from_query(panel: ExplorePanel, query: dict[str, str]) -> dict:
         preset = get_preset(DEFAULT_PRESET)
         spec = preset.spec
     return show_spec(panel, spec, preset=preset.name if preset else None, batch_size=128, chart=CHARTS[0],
-                     log_scale=False, pinned=None, notice=notice)
+                     log_scale=False, pinned=None, notice=notice, chinese=chinese)
 
 
 def compare_view(pinned: dict | None, current: dict | None, batch_size: Any) -> tuple[str, Any]:

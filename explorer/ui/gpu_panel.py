@@ -15,6 +15,7 @@ import gradio as gr
 from ..charts.gpu import memory_figure, utilization_figure
 from ..gpu import COLUMNS, PROCESS_COLUMNS, PROCESSES_HELP, RETRY_S, Snapshot, format_cpu, format_gpu_row, \
     format_process_rows, format_status, get_sampler
+from .i18n import tr
 
 REFRESH_S = 1.0
 _STALE_S = 5.0  # readings older than this mean the sampler thread is stuck or gone: say so
@@ -85,13 +86,13 @@ def build_gpu_panel(*, active: bool = True) -> gr.Timer:
     """
     status = gr.Markdown("Reading the GPU monitor...")
     with gr.Row():
-        utilization_plot = gr.Plot(label="Utilisation", show_label=False, min_width=320)
-        memory_plot = gr.Plot(label="Memory", show_label=False, min_width=320)
+        utilization_plot = gr.Plot(label=tr("Utilisation"), show_label=False, min_width=320)
+        memory_plot = gr.Plot(label=tr("Memory"), show_label=False, min_width=320)
     gpu_table = gr.Dataframe(headers=[name for name, _ in COLUMNS], datatype="str", interactive=False, wrap=False,
-                             label="GPUs (as nvidia-smi shows them)", visible=False)
+                             label=tr("GPUs (as nvidia-smi shows them)"), visible=False)
     process_table = gr.Dataframe(headers=list(PROCESS_COLUMNS), datatype="str", interactive=False,
-                                 label="Processes", visible=False)
-    with gr.Accordion("What do these columns mean?", open=False):
+                                 label=tr("Processes"), visible=False)
+    with gr.Accordion(tr("What do these columns mean?"), open=False):
         gr.Markdown(COLUMN_HELP_MARKDOWN)
     timer = gr.Timer(REFRESH_S, active=active)
     outputs = [status, utilization_plot, memory_plot, gpu_table, process_table]

@@ -22,6 +22,7 @@ from ..lessons import LESSONS, Lesson, answers_markdown, get_lesson
 from ..presets import get_preset
 from ..specs import SpecError, parse_spec
 from .explore import ExplorePanel, clamp_batch, load_outputs, show_spec
+from .i18n import tr
 
 _FAST = dict(concurrency_limit=None, show_progress="hidden", api_visibility="private")
 
@@ -118,6 +119,11 @@ def _lesson(lesson_id: str) -> Lesson:
         raise gr.Error(str(exc)) from None
 
 
+LESSONS_INTRO = ("### Lessons\nEach lesson loads a classic network into the **Explore** tab, says what to look at, "
+                 "and asks questions whose answers are computed from the network on the Explore tab — edit it "
+                 "there and the answers follow.")
+
+
 def build_lessons_panel(explore: ExplorePanel) -> LessonsPanel:
     """Create the Lessons components (inside the caller's Blocks/Tab context) and wire their events.
 
@@ -127,19 +133,17 @@ def build_lessons_panel(explore: ExplorePanel) -> LessonsPanel:
     enclosing = Context.block
     first = LESSONS[0]
     initial_text, initial_answers = lesson_view(first, explore.current_spec.value)
-    gr.Markdown("### Lessons\nEach lesson loads a classic network into the **Explore** tab, says what to look at, "
-                "and asks questions whose answers are computed from the network on the Explore tab — edit it "
-                "there and the answers follow.")
-    picker = gr.Radio([(lesson.title, lesson.id) for lesson in LESSONS], value=first.id, label="Lesson",
+    gr.Markdown(tr(LESSONS_INTRO))
+    picker = gr.Radio([(lesson.title, lesson.id) for lesson in LESSONS], value=first.id, label=tr("Lesson"),
                       elem_id="lesson-picker")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             walkthrough = gr.Markdown(first.walkthrough, elem_id="lesson-walkthrough")
-            load_button = gr.Button("Load this network", variant="primary", elem_id="lesson-load")
+            load_button = gr.Button(tr("Load this network"), variant="primary", elem_id="lesson-load")
             status = gr.Markdown("", elem_id="lesson-status")
         with gr.Column(scale=3, min_width=400):
             text = gr.Markdown(initial_text, elem_id="lesson-text")
-            show_answers = gr.Checkbox(False, label="Show answers", elem_id="lesson-show-answers")
+            show_answers = gr.Checkbox(False, label=tr("Show answers"), elem_id="lesson-show-answers")
             answers = gr.Markdown(initial_answers, visible=False, elem_id="lesson-answers")
     panel = LessonsPanel(explore=explore, picker=picker, walkthrough=walkthrough, load_button=load_button,
                          status=status, text=text, show_answers=show_answers, answers=answers)

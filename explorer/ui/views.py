@@ -13,8 +13,17 @@ TABLE_HEADERS = ["layer", "kind", "block", "output", "params", "MACs", "RF", "st
 _TABLE_HIDDEN_KINDS = {"relu", "dropout", "flatten"}
 
 
-def headline_html(analysis: Analysis, *, batch_size: int) -> str:
-    cards = "".join(f'<div class="stat"><div class="stat-label">{html.escape(label)}</div>'
+def _card_label(label: str, chinese: bool) -> str:
+    if not chinese:
+        return label
+    from .i18n import ZH  # the labels are computed here, so they are translated here too
+
+    head, _, batch = label.partition(" (batch ")
+    return ZH.get(head, head) + (f"（批量 {batch.rstrip(')')}）" if batch else "")
+
+
+def headline_html(analysis: Analysis, *, batch_size: int, chinese: bool = False) -> str:
+    cards = "".join(f'<div class="stat"><div class="stat-label">{html.escape(_card_label(label, chinese))}</div>'
                     f'<div class="stat-value">{html.escape(value)}</div></div>'
                     for label, value in summary_cards(analysis, batch_size=batch_size))
     return f'<div class="stats" id="headline">{cards}</div>'

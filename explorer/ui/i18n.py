@@ -1,0 +1,86 @@
+"""English and Simplified Chinese for the page's labels, through ``gr.I18n``.
+
+UI code wraps each fixed text in :func:`tr`; the browser's language picks the translation. The English text is
+the source of truth: :data:`ZH` maps it to Chinese, and text without a translation stays in English.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import gradio as gr
+
+_KEYS: dict[str, str] = {}  # key -> English text
+
+
+def tr(text: str) -> gr.i18n.I18nData:
+    """A translatable label. Keys are derived from the English text (dot-free, stable across runs)."""
+    key = "t" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    _KEYS[key] = text
+    return gr.i18n.I18nData(key)
+
+
+def build_i18n() -> gr.I18n:
+    """The translations of every text wrapped so far (call after building the app)."""
+    english = dict(_KEYS)
+    chinese = {key: ZH.get(text, text) for key, text in _KEYS.items()}
+    return gr.I18n(en=english, **{"zh-CN": chinese, "zh": chinese})
+
+
+def wants_chinese(accept_language: str | None) -> bool:
+    """Whether a browser's Accept-Language puts Chinese first (for text computed on the server)."""
+    if not accept_language:
+        return False
+    first = accept_language.split(",")[0].strip().lower()
+    return first.startswith("zh")
+
+
+ZH: dict[str, str] = {
+    # app
+    "Explore": "探索", "Compare": "对比", "Train": "训练", "Lessons": "课程", "API": "API", "GPU": "GPU",
+    "Edit a classic CNN — VGG's `conv_arch`, GoogLeNet's Inception table, NiN's blocks, AlexNet's options — and see "
+    "it rebuilt at once: shapes, parameters, MACs, memory and receptive fields. Then train it and watch the GPU.":
+        "编辑经典卷积神经网络——VGG 的 `conv_arch`、GoogLeNet 的 Inception 表、NiN 的块、AlexNet 的选项——立即看到重建后的"
+        "网络：各层形状、参数量、乘加运算量（MACs）、内存和感受野。然后训练它，并观察 GPU。",
+    "Parameters per block": "每块参数量",
+    # explore: editors
+    "Family": "网络家族", "Preset": "预设", "Loads a published network; then edit anything.": "载入已发表的网络，然后随意修改。",
+    "conv_arch: ((num_convs, out_channels), ...)": "conv_arch：((卷积层数, 输出通道数), ...)",
+    "d2l's notation: one pair per block; each block ends in a 2x2 max-pool.":
+        "d2l 的写法：每个块一对数字；每个块以 2x2 最大池化结束。",
+    "Width ratio": "宽度缩小比例", "out_channels // ratio (d2l's small VGG: 4)": "输出通道数 // 比例（d2l 的小 VGG：4）",
+    "Adaptive avg-pool": "自适应平均池化", "7 as torchvision; 0 = none (d2l)": "torchvision 为 7；0 = 不用（d2l）",
+    "6 as torchvision; 0 = none": "torchvision 为 6；0 = 不用",
+    "Hidden FC sizes": "隐藏全连接层大小", "comma-separated; empty = a single FC layer": "逗号分隔；留空 = 只有一个全连接层",
+    "Batch norm": "批量归一化", "FC layers as convolutions (any input size)": "全连接层改为卷积（任意输入尺寸）",
+    "Dropout": "Dropout（丢弃率）", "Inception blocks (in → out derived)": "Inception 块（输入 → 输出通道自动推导）",
+    "Stem channels": "主干（stem）通道数", "7x7/2 conv, 1x1 conv, 3x3 conv": "7x7/2 卷积、1x1 卷积、3x3 卷积",
+    "Wide branch kernel": "宽分支卷积核", "paper/d2l: 5; torchvision: 3": "论文/d2l：5；torchvision：3",
+    "Aux classifiers": "辅助分类器", "Pooling": "池化方式", "torchvision: ceil; d2l: pad": "torchvision：ceil；d2l：pad",
+    "NiN blocks (mlp_channels empty = two 1x1 of out_channels)": "NiN 块（mlp_channels 留空 = 两个输出通道数相同的 1x1 卷积）",
+    "Pool kernel": "池化核", "Pool stride": "池化步幅", "Head kernel": "输出块卷积核",
+    "Conv channels (5)": "卷积通道数（5 层）", "conv1 kernel, stride, padding": "conv1 卷积核、步幅、填充",
+    "Groups": "分组", "2 = the paper's two-GPU split": "2 = 论文中的双 GPU 拆分",
+    "Overlapping pooling (3x3/2)": "重叠池化（3x3/2）", "Local response norm": "局部响应归一化（LRN）",
+    "LRN n": "LRN n", "LRN α": "LRN α", "LRN β": "LRN β", "LRN k": "LRN k",
+    "Input size (px)": "输入尺寸（像素）", "Input channels": "输入通道数", "Classes": "类别数",
+    "Batch size (memory estimate)": "批量大小（用于内存估计）", "Pin as A (compare)": "固定为 A（对比）",
+    "Export this network": "导出此网络", "Format": "格式", "Build file": "生成文件", "Download": "下载",
+    "The address bar always holds this network: copy it to share.": "地址栏始终保存着当前网络：复制链接即可分享。",
+    "Chart": "图表", "Log scale": "对数坐标", "Layers": "各层",
+    "Why does it look like this? (with your numbers)": "为什么是这样？（用你的数字解释）",
+    "Parameters": "参数量", "Shape flow": "形状变化", "MACs": "乘加运算", "Memory": "内存",
+    "PyTorch (.py)": "PyTorch（.py）", "ONNX (.onnx)": "ONNX（.onnx）", "JSON spec (.json)": "JSON 规格（.json）",
+    "Text summary (.txt)": "文本摘要（.txt）",
+    # lessons
+    "Lesson": "课程", "Load this network": "载入这个网络", "Show answers": "显示答案",
+    "### Lessons\nEach lesson loads a classic network into the **Explore** tab, says what to look at, and asks "
+    "questions whose answers are computed from the network on the Explore tab — edit it there and the answers follow.":
+        "### 课程\n每节课把一个经典网络载入**探索**页，告诉你该看什么，并提出问题；答案由探索页上的网络实时计算——"
+        "在那里修改网络，答案也会随之变化。",
+    # GPU panel
+    "Utilisation": "利用率", "GPUs (as nvidia-smi shows them)": "GPU（与 nvidia-smi 显示的一致）", "Processes": "进程",
+    "What do these columns mean?": "这些列是什么意思？",
+    # headline cards (rendered on the server)
+    "MACs / image": "每张图乘加运算", "Parameter memory": "参数内存", "Training memory": "训练内存",
+    "Receptive field": "感受野", "Output": "输出",
+}
