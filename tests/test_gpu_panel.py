@@ -155,8 +155,10 @@ def test_build_gpu_panel_wires_a_cheap_timer() -> None:
         assert fn.concurrency_limit is None and fn.show_progress == "hidden" and not fn.inputs
         assert len(fn.outputs) == 5
     assert {fn.api_name for fn in handlers} >= {"gpu_readings"}
-    config = json.dumps(demo.get_config_file())
-    assert "What do these columns mean?" in config and "P12 (minimum power)" in config
+    config = json.dumps(demo.get_config_file(), default=str)  # labels are gr.I18n keys
+    from explorer.ui.i18n import tr
+
+    assert tr("What do these columns mean?").key in config and "P12 (minimum power)" in config
 
 
 def test_panel_serves_readings_to_a_client() -> None:
