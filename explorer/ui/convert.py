@@ -112,7 +112,7 @@ def values_from_spec(spec: Spec) -> dict[str, Any]:
     elif isinstance(spec, GoogLeNetSpec):
         values.update(g_table=googlenet_table(spec), g_stem=list_text(spec.stem_channels), g_bn=spec.batch_norm,
                       g_aux=spec.aux_logits, g_wide=spec.ch5x5_kernel, g_pool_mode=spec.pool_mode,
-                      g_dropout=spec.dropout)
+                      g_dropout=spec.dropout, g_aux_dropout=spec.aux_dropout)
     elif isinstance(spec, NiNSpec):
         values.update(n_table=nin_table(spec), n_pool_kernel=spec.pool_kernel, n_pool_stride=spec.pool_stride,
                       n_dropout=spec.dropout, n_head_kernel=spec.head_kernel_size)
@@ -161,6 +161,8 @@ def spec_from_values(family: str, values: Mapping[str, Any]) -> Spec:
                     batch_norm=bool(values.get("g_bn")), aux_logits=bool(values.get("g_aux")),
                     ch5x5_kernel=widget_int(values.get("g_wide"), "ch5x5_kernel"),
                     pool_mode=values.get("g_pool_mode"), dropout=widget_float(values.get("g_dropout"), "dropout"))
+        if "g_aux_dropout" in values:  # no widget of its own: kept in the draft so that edits preserve it
+            data["aux_dropout"] = widget_float(values["g_aux_dropout"], "aux_dropout")
     elif family == "nin":
         blocks = []
         for index, row in enumerate(table_rows(values.get("n_table"), "blocks")):
