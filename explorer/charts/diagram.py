@@ -1,10 +1,10 @@
 """A block diagram of the network: repeated VGG convs collapsed as "3x3 conv x n", Inception branches side by
-side with their widths. Pure: spec + analysis -> Plotly figure."""
+side with their widths. Pure: spec + analysis -> HTML."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import plotly.graph_objects as go
+import html
 
 from ..analysis import Analysis
 from ..report import human_count, shape_text
@@ -12,7 +12,7 @@ from ..specs import AlexNetSpec, GoogLeNetSpec, NiNSpec, Spec, VGGSpec
 from ..specs.googlenet import INCEPTION_NAMES
 
 _COLORS = {"conv": "#DCE8F5", "pool": "#FCE3CC", "head": "#E3F1DC", "inception": "#EFE3F3", "aux": "#F5F5F5"}
-_BRANCH_COLORS = ("#4C78A8", "#54A24B", "#E45756", "#F58518")
+_BRANCH_COLORS = ("#4C78A8", "#54A24B", "#C0504D", "#E08214")
 
 
 @dataclass
@@ -86,41 +86,32 @@ def diagram_boxes(spec: Spec, analysis: Analysis) -> list[DiagramBox]:
     return boxes
 
 
-def block_diagram_chart(spec: Spec, analysis: Analysis) -> go.Figure:
-    """Draw the boxes left to right; Inception columns show their four branches stacked by width."""
-    boxes = diagram_boxes(spec, analysis)
-    fig = go.Figure()
-    shapes, annotations = [], []
-    width, gap = 1.0, 0.25
-    for index, box in enumerate(boxes):
-        x0 = index * (width + gap)
-        x1 = x0 + width
-        shapes.append(dict(type="rect", x0=x0, x1=x1, y0=0, y1=1, line=dict(color="#666", width=1),
-                           fillcolor=_COLORS.get(box.kind, "#EEE"), layer="below"))
-        annotations.append(dict(x=(x0 + x1) / 2, y=1.02, text=f"<b>{box.title}</b>", showarrow=False,
-                                yanchor="bottom", font=dict(size=11)))
+def block_diagram_html(spec: Spec, analysis: Analysis) -> str:
+    """The boxes left to right as HTML (cheap for a browser to redraw on every edit, unlike a Plotly figure);
+    Inception columns show their four branches stacked, each as tall as its share of the output channels."""
+    columns = []
+    for box in diagram_boxes(spec, analysis):
+        lines = "".join(f'<div class="dg-line">{html.escape(line)}</div>' for line in box.lines)
+        branches = ""
         if box.branches:
             total = sum(channels for _, channels in box.branches) or 1
-            top = 0.62
-            for (label, channels), color in zip(box.branches, _BRANCH_COLORS):
-                height = 0.55 * channels / total
-                shapes.append(dict(type="rect", x0=x0 + 0.06, x1=x1 - 0.06, y0=top - height, y1=top,
-                                   fillcolor=color, opacity=0.55, line=dict(width=0)))
-                annotations.append(dict(x=(x0 + x1) / 2, y=top - height / 2, text=label, showarrow=False,
-                                        font=dict(size=9)))
-                top -= height
-            annotations.append(dict(x=(x0 + x1) / 2, y=0.8, text="<br>".join(box.lines), showarrow=False,
-                                    font=dict(size=10)))
-        else:
-            annotations.append(dict(x=(x0 + x1) / 2, y=0.5, text="<br>".join(box.lines), showarrow=False,
-                                    font=dict(size=10)))
-        if index:
-            annotations.append(dict(x=x0, y=0.5, ax=x0 - gap, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
-                                    text="", showarrow=True, arrowhead=2, arrowsize=1, arrowcolor="#888"))
-    span = len(boxes) * (width + gap)
-    fig.update_layout(template="none", shapes=shapes, annotations=annotations, height=300,
-                      margin=dict(l=10, r=10, t=40, b=10), title=dict(text="Block diagram", x=0.01,
-                                                                        font=dict(size=14)),
-                      xaxis=dict(visible=False, range=[-gap, max(span, 6 * (width + gap))]),
-                      yaxis=dict(visible=False, range=[-0.05, 1.2]), showlegend=False)
-    return fig
+            branches = '<div class="dg-branches">' + "".join(
+                f'<div class="dg-branch" style="flex-grow:{max(channels / total, 0.08):.3f};'
+                f'background:{color}">{html.escape(label)}</div>'
+                for (label, channels), color in zip(box.branches, _BRANCH_COLORS)) + "</div>"
+        columns.append(f'<div class="dg-box" style="background:{_COLORS.get(box.kind, "#EEE")}">'
+                       f'<div class="dg-title">{html.escape(box.title)}</div>{lines}{branches}</div>')
+    return '<div class="dg" id="block-diagram">' + '<div class="dg-arrow">→</div>'.join(columns) + "</div>"
+
+
+#: Styles for :func:`block_diagram_html` (the app adds them to the page).
+DIAGRAM_CSS = """
+.dg {display: flex; align-items: stretch; gap: 4px; overflow-x: auto; padding: 6px 2px 10px;}
+.dg-box {flex: 0 0 auto; min-width: 104px; max-width: 150px; border: 1px solid #888; border-radius: 6px;
+         padding: 6px; font-size: 11px; line-height: 1.35; color: #222; display: flex; flex-direction: column;}
+.dg-title {font-weight: 700; font-size: 12px; margin-bottom: 3px;}
+.dg-arrow {align-self: center; color: #888; font-size: 16px;}
+.dg-branches {display: flex; flex-direction: column; gap: 2px; margin-top: 4px; min-height: 110px; flex: 1;}
+.dg-branch {border-radius: 3px; padding: 1px 3px; color: #fff; font-size: 10px; overflow: hidden;
+            display: flex; align-items: center;}
+"""

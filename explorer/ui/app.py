@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from ..analysis import analyze
+from ..charts.diagram import DIAGRAM_CSS
 from ..presets import resolve_spec
 from ..specs import SpecError
 from .i18n import build_i18n, tr, wants_chinese
@@ -24,6 +25,7 @@ CSS = """
 .spec-error {border-left: 4px solid #d33; padding: 4px 10px; background: rgba(221, 51, 51, 0.08);}
 .share-hint {font-size: 0.85em; color: var(--body-text-color-subdued);}
 """
+CSS += DIAGRAM_CSS
 #: Largest upload accepted (the app takes no file uploads; Gradio's upload route exists regardless).
 MAX_FILE_SIZE = "1mb"
 

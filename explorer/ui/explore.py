@@ -10,7 +10,7 @@ import gradio as gr
 
 from ..analysis import analyze
 from ..charts.analysis import block_compare_chart
-from ..charts.diagram import block_diagram_chart
+from ..charts.diagram import block_diagram_html
 from ..explain import explain
 from ..presets import get_preset, list_presets
 from ..share import decode_spec, encode_spec
@@ -39,7 +39,7 @@ class ExplorePanel:
     error: gr.Markdown
     headline: gr.HTML
     delta: gr.Markdown
-    diagram: gr.Plot
+    diagram: gr.HTML
     chart: gr.Plot
     table: gr.Dataframe
     explanation: gr.Markdown
@@ -76,7 +76,7 @@ def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: s
         panel.error: gr.update(value="", visible=False),
         panel.headline: headline_html(analysis, batch_size=batch_size, chinese=chinese),
         panel.delta: delta,
-        panel.diagram: block_diagram_chart(spec, analysis),
+        panel.diagram: block_diagram_html(spec, analysis),
         panel.chart: chart_figure(chart, analysis, log_scale=log_scale),
         panel.table: layer_rows(analysis),
         panel.explanation: explain(spec, analysis) if explain_open else gr.skip(),
@@ -301,7 +301,7 @@ def build_explore_panel() -> ExplorePanel:
             initial = analyze(default.spec, batch_size=128)
             headline = gr.HTML(headline_html(initial, batch_size=128))
             delta = gr.Markdown("", elem_id="delta")
-            diagram = gr.Plot(block_diagram_chart(default.spec, initial), label=tr("Block diagram"), show_label=False, elem_id="diagram")
+            diagram = gr.HTML(block_diagram_html(default.spec, initial), elem_id="diagram")
             with gr.Row():
                 chart_choice = gr.Radio([(tr(name), name) for name in CHARTS], value=CHARTS[0], label=tr("Chart"), scale=4, elem_id="chart-choice")
                 log_scale = gr.Checkbox(False, label=tr("Log scale"), scale=1)
