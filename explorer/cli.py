@@ -13,12 +13,23 @@ from .specs import Spec, SpecError, parse_spec
 
 def load_spec_argument(value: str) -> Spec:
     """A preset name, a JSON file path, or inline JSON."""
-    if not value.strip().startswith("{") and (value.endswith(".json") or Path(value).is_file()):
+    if not value.strip().startswith("{") and (value.endswith(".json") or _is_file(value)):
         path = Path(value)
-        if not path.is_file():
-            raise SpecError("spec", f"no such file: {value}")
-        return parse_spec(path.read_text(encoding="utf-8"))
+        if not _is_file(value):
+            raise SpecError("spec", f"no such file: {value[:200]}")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError("spec", f"could not read {value[:200]}: {exc.__class__.__name__}") from None
+        return parse_spec(text)
     return resolve_spec(value)
+
+
+def _is_file(value: str) -> bool:
+    try:
+        return Path(value).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

@@ -534,9 +534,6 @@ def test_cli_summary_random_argument(arg: str, monkeypatch: pytest.MonkeyPatch, 
         assert len(captured.err) < 5_000
 
 
-@pytest.mark.xfail(reason="explorer/cli.py: Path(value).is_file() raises OSError (File name too long) on Python "
-                          "< 3.13 for a spec argument over 255 bytes that is not JSON; reported, cli.py is not ours",
-                   raises=OSError, strict=False)
 def test_cli_summary_overlong_name_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     assert run_cli(["summary", "a" * 300]) == 2
