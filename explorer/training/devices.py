@@ -1,0 +1,118 @@
+"""Where a run trains: device and precision choices, free memory and peak-memory readings."""
+from __future__ import annotations
+
+import gc
+import os
+from functools import lru_cache
+
+import torch
+
+from ..specs import SpecError
+
+
+class DeviceUnavailable(SpecError):
+    """The device asked for does not exist on this machine."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("device", message)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU. Under torchrun each process takes its ``LOCAL_RANK``'s GPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceUnavailable("CUDA is not available on this machine (no GPU, or a CPU-only PyTorch); "
+                                    "choose device 'cpu' or 'auto'")
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where that file does not exist)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (AMX or AVX512-bf16); elsewhere bf16 is emulated and slower."""
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16`` (what autocast will do); ``auto`` picks bf16 where the hardware has it."""
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    return precision
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """bf16 autocast on CUDA or CPU, or a disabled autocast for fp32."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def free_memory_bytes(device: torch.device) -> int | None:
+    """Free GPU memory (``torch.cuda.mem_get_info``) or available RAM (psutil); None when unknown."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil is a runtime dependency
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def process_rss_bytes() -> int | None:
+    """This process's resident memory."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover
+        return None
+    return int(psutil.Process(os.getpid()).memory_info().rss)
+
+
+class PeakMemory:
+    """Peak memory of a run: ``torch.cuda.max_memory_allocated`` on CUDA, else growth of the process RSS
+    sampled whenever :meth:`sample` is called."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.baseline = 0
+        self.peak = 0
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            self.kind = "cuda max allocated"
+        else:
+            self.baseline = process_rss_bytes() or 0
+            self.peak = self.baseline
+            self.kind = "process RSS growth" if self.baseline else "unknown"
+
+    def sample(self) -> None:
+        if self.device.type != "cuda":
+            self.peak = max(self.peak, process_rss_bytes() or 0)
+
+    def peak_bytes(self) -> int | None:
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device))
+        if not self.baseline:
+            return None
+        self.sample()
+        return max(self.peak - self.baseline, 0)
+
+
+def release_memory(device: torch.device | None) -> None:
+    """Collect garbage and hand cached CUDA blocks back to the driver."""
+    gc.collect()
+    if device is not None and device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()

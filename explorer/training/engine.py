@@ -1,0 +1,486 @@
+"""The training engine: ``train(spec, config)`` is a generator of typed events. It neither prints nor plots.
+
+Closing the generator at any ``yield`` (a Stop button, a closed browser tab, Ctrl-C in the CLI) runs its
+``finally``, which drops the model, optimizer and data tensors and empties the CUDA cache. An exception inside a
+run (a missing dataset, CUDA out of memory, a bad setting) ends it with an :class:`ErrorEvent` whose message
+says what to do, yielded after the memory has been released.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..analysis import analyze
+from ..models import GoogLeNetOutputs, build_model, main_logits
+from ..specs import ArchSpec, SpecError, parse_spec
+from . import distributed
+from .config import TrainConfig
+from .data import (DatasetUnavailable, ImageData, batch_indices, dataset_info, default_checkpoint_dir, load_dataset,
+                   make_pipeline, num_batches)
+from .devices import DeviceUnavailable, PeakMemory, autocast, release_memory, resolve_device, resolve_precision
+from .events import (DoneEvent, EpochEvent, ErrorEvent, EvalEvent, SamplePrediction, StartEvent, StepEvent,
+                     TrainEvent)
+
+#: Fewer steps than this in a run draws a warning: the curves will be short and mostly noise.
+FEW_STEPS = 5
+
+
+@dataclass
+class RunHooks:
+    """Callbacks into a run, for tests and tools (fault injection, watching memory being released)."""
+
+    on_model: Callable[[nn.Module], None] | None = None  # called once with the model, after it is built
+    on_step: Callable[[int], None] | None = None  # called after every optimizer step with the step count
+    on_cleanup: Callable[[], None] | None = None  # called at the end of the run's ``finally``
+
+
+def train(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig | None = None, *,
+          hooks: RunHooks | None = None) -> Iterator[TrainEvent]:
+    """Train ``spec`` as ``config`` says, yielding events (see :mod:`explorer.training.events`).
+
+    Args:
+        spec: a spec, or anything :func:`explorer.parse_spec` accepts. Its ``num_classes`` is adapted to the
+            dataset and ``config.input_size`` (if set) replaces its input size; the StartEvent says so.
+        config: the run's settings (default: :class:`TrainConfig`'s short-run defaults).
+        hooks: optional callbacks (see :class:`RunHooks`).
+
+    Yields:
+        ``start``, then ``step`` events, an ``eval`` and an ``epoch`` after each epoch, and ``done``; or an
+        ``error`` as the last event.
+    """
+    run = _Run(spec, config or TrainConfig(), hooks or RunHooks())
+    error: ErrorEvent | None = None
+    try:
+        yield from run.events()
+    except GeneratorExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an ErrorEvent for the user
+        error = run.error_event(exc)
+    finally:
+        run.release()
+    if error is not None:
+        yield error
+
+
+def init_weights(model: nn.Module, init: str) -> None:
+    """``xavier``: d2l's ``xavier_uniform_`` on conv and linear weights (biases as PyTorch made them);
+    ``kaiming``: He-normal weights for ReLU and zero biases; ``default``: leave PyTorch's initialisation."""
+    if init == "default":
+        return
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            if init == "xavier":
+                nn.init.xavier_uniform_(module.weight)
+            else:
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+
+def make_optimizer(parameters: Any, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    momentum = config.momentum if config.optimizer == "momentum" else 0.0
+    return torch.optim.SGD(parameters, lr=config.lr, momentum=momentum, weight_decay=config.weight_decay)
+
+
+def adapt_spec(spec: ArchSpec, config: TrainConfig) -> tuple[ArchSpec, list[str]]:
+    """The spec a run trains: classes from the dataset, the config's input size. Returns it and notes."""
+    info = dataset_info(config.dataset)
+    changes: dict[str, Any] = {}
+    notes = []
+    if spec.num_classes != len(info.classes):
+        changes["num_classes"] = len(info.classes)
+        notes.append(f"the classifier has {len(info.classes)} outputs for {info.label}'s classes "
+                     f"(the spec says {spec.num_classes})")
+    if config.input_size is not None and config.input_size != spec.input_size:
+        changes["input_size"] = config.input_size
+        notes.append(f"images are resized to {config.input_size}x{config.input_size} "
+                     f"(the spec says {spec.input_size})")
+    if changes:
+        try:
+            spec = spec.replace(**changes)  # type: ignore[assignment]
+        except SpecError as exc:
+            field = "input_size" if "input_size" in changes and "input" in str(exc) else exc.field
+            raise SpecError(field, exc.message) from None
+    if spec.in_channels != info.channels:
+        how = "by luminance" if spec.in_channels == 1 else "by repeating the gray channel"
+        notes.append(f"{info.label} has {info.channels} channel(s); the network takes {spec.in_channels}, "
+                     f"converted {how}")
+    return spec, notes
+
+
+def forward_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                 aux_weight: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(loss to optimise, main-head loss, main logits). GoogLeNet's aux heads add ``aux_weight`` x their loss."""
+    output = model(images)
+    logits = main_logits(output).float()
+    main_loss = F.cross_entropy(logits, labels)
+    loss = main_loss
+    if isinstance(output, GoogLeNetOutputs) and aux_weight > 0:
+        loss = main_loss + aux_weight * (F.cross_entropy(output.aux_logits1.float(), labels)
+                                         + F.cross_entropy(output.aux_logits2.float(), labels))
+    return loss, main_loss, logits
+
+
+@dataclass
+class _Evaluation:
+    loss: float
+    accuracy: float
+    count: int
+    confusion: torch.Tensor  # K x K on the CPU
+    predictions: torch.Tensor  # this process's predictions, on the CPU
+    confidences: torch.Tensor
+    seconds: float
+
+
+class _Run:
+    """One training run's state, so that :meth:`release` can drop every tensor it holds."""
+
+    def __init__(self, spec: Any, config: TrainConfig, hooks: RunHooks) -> None:
+        self.spec_input = spec
+        self.config = config
+        self.hooks = hooks
+        self.device: torch.device | None = None
+        self.model: nn.Module | None = None
+        self.train_model: nn.Module | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.train_data: ImageData | None = None
+        self.test_data: ImageData | None = None
+        self.pipeline: Any = None
+        self.step = 0
+        self.examples_seen = 0  # training examples this process has stepped on
+        self.started = time.perf_counter()
+        self.batch_size = config.batch_size
+        self.input_size = 0
+        self.estimated_bytes = 0
+        self.context = distributed.current()
+
+    # -- the run ---------------------------------------------------------------------------------------------
+
+    def events(self) -> Iterator[TrainEvent]:
+        config = self.config
+        self.started = time.perf_counter()
+        spec = parse_spec(self.spec_input)
+        device = self.device = resolve_device(config.device)
+        spec, notes = adapt_spec(spec, config)
+        self.input_size = spec.input_size
+        precision = resolve_precision(config.precision, device)
+        context = self.context
+        peak = PeakMemory(device)
+        info = dataset_info(config.dataset)
+
+        train_data = load_dataset(config.dataset, train=True, data_dir=config.data_dir, download=config.download,
+                                  limit=config.train_subset, seed=config.seed)
+        test_data = load_dataset(config.dataset, train=False, data_dir=config.data_dir, download=config.download,
+                                 limit=config.test_subset, seed=config.seed)
+        train_shard = distributed.shard(len(train_data), context, equal=True)
+        test_shard = distributed.shard(len(test_data), context, equal=False)
+        if train_shard is not None:
+            train_data = train_data.subset(train_shard)
+        if test_shard is not None:
+            test_data = test_data.subset(test_shard)
+        if len(train_data) == 0:
+            raise SpecError("train_subset", "no training examples for this process; use a larger subset")
+        self.train_data = train_data = train_data.to(device)
+        self.test_data = test_data = test_data.to(device)
+        flip = info.flip_ok if config.flip is None else config.flip
+        self.pipeline = pipeline = make_pipeline(train_data.images, model_channels=spec.in_channels,
+                                                 input_size=spec.input_size, augment=config.augment, flip=flip,
+                                                 channels_last=config.channels_last)
+
+        torch.manual_seed(config.seed)
+        model = build_model(spec)
+        init_weights(model, config.init)
+        model = model.to(device)
+        if config.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        if self.hooks.on_model is not None:
+            self.hooks.on_model(model)
+        train_model: nn.Module = model
+        if context.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if config.compile:
+            train_model = torch.compile(train_model)  # type: ignore[assignment]
+        self.train_model = train_model
+        self.optimizer = optimizer = make_optimizer(model.parameters(), config)
+
+        analysis = analyze(spec, batch_size=1)
+        self.estimated_bytes = analysis.training_memory_bytes(config.batch_size, optimizer=config.optimizer)
+        steps_per_epoch = num_batches(len(train_data), config.batch_size)
+        total_steps = config.epochs * steps_per_epoch
+        if config.max_steps is not None:
+            total_steps = min(total_steps, config.max_steps)
+        if total_steps < FEW_STEPS:
+            notes.append(f"only {total_steps} optimizer step(s): the curves will be short and the accuracy "
+                         f"mostly chance; use more examples or epochs for a real result")
+        if context.enabled:
+            notes.append(f"{context.world_size} processes, {len(train_data)} training examples each")
+        yield StartEvent(
+            family=spec.family, dataset=info.name, classes=list(info.classes),
+            num_train=len(train_data) * context.world_size, num_test=self._global_count(len(test_data)),
+            input_shape=list(pipeline.input_shape), device=str(device), precision=precision,
+            channels_last=config.channels_last, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+            epochs=config.epochs, total_params=analysis.total_params, estimated_memory_bytes=self.estimated_bytes,
+            world_size=context.world_size, notes=notes)
+
+        generator = torch.Generator(device=device).manual_seed(config.seed * 1_000 + context.rank)
+        num_classes = len(info.classes)
+        train_seconds = 0.0
+        eval_seconds_estimate: float | None = None
+        evaluation: _Evaluation | None = None
+        epoch_loss = epoch_acc = 0.0
+        epochs_completed = 0
+        for epoch in range(1, config.epochs + 1):
+            train_model.train()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), dtype=torch.int64, device=device)
+            seen = 0
+            epoch_step = 0
+            epoch_seconds = 0.0
+            window_start, window_examples = time.perf_counter(), 0
+            for indices in batch_indices(len(train_data), config.batch_size, shuffle=True, generator=generator,
+                                         device=device):
+                step_start = time.perf_counter()
+                images = pipeline(train_data.images[indices], train=True, generator=generator)
+                labels = train_data.labels[indices]
+                with autocast(device, precision):
+                    loss, main_loss, logits = forward_loss(train_model, images, labels, config.aux_weight)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                self.step += 1
+                epoch_step += 1
+                batch = int(labels.shape[0])
+                seen += batch
+                self.examples_seen += batch
+                window_examples += batch
+                loss_sum += main_loss.detach() * batch
+                correct += (logits.detach().argmax(dim=1) == labels).sum()
+                del images, labels, loss, main_loss, logits
+                if self.hooks.on_step is not None:
+                    self.hooks.on_step(self.step)
+                last_of_epoch = epoch_step == steps_per_epoch or self.step >= total_steps
+                if self.step % config.log_every == 0 or last_of_epoch:
+                    epoch_loss, epoch_acc = self._epoch_means(loss_sum, correct, seen)  # synchronises
+                    now = time.perf_counter()
+                    epoch_seconds += now - step_start
+                    train_seconds += now - step_start
+                    peak.sample()
+                    window_seconds = max(now - window_start, 1e-9)
+                    yield StepEvent(
+                        step=self.step, total_steps=total_steps, epoch=epoch, epochs=config.epochs,
+                        epoch_step=epoch_step, steps_per_epoch=steps_per_epoch, loss=epoch_loss, train_acc=epoch_acc,
+                        examples_per_s=window_examples * context.world_size / window_seconds,
+                        elapsed_s=self._elapsed(),
+                        eta_s=self._eta(train_seconds, total_steps, epoch - 1, eval_seconds_estimate,
+                                        len(test_data)))
+                    window_start, window_examples = time.perf_counter(), 0
+                else:
+                    elapsed = time.perf_counter() - step_start
+                    epoch_seconds += elapsed
+                    train_seconds += elapsed
+                if self.step >= total_steps:
+                    break
+            evaluation = self._evaluate(model, test_data, pipeline, precision, num_classes)
+            eval_seconds_estimate = evaluation.seconds
+            peak.sample()
+            yield EvalEvent(epoch=epoch, step=self.step, test_loss=evaluation.loss, test_acc=evaluation.accuracy,
+                            num_examples=evaluation.count, seconds=evaluation.seconds, elapsed_s=self._elapsed())
+            epochs_completed = epoch
+            yield EpochEvent(
+                epoch=epoch, epochs=config.epochs, step=self.step, train_loss=epoch_loss, train_acc=epoch_acc,
+                test_acc=evaluation.accuracy,
+                examples_per_s=seen * context.world_size / max(epoch_seconds, 1e-9),
+                elapsed_s=self._elapsed(),
+                eta_s=self._eta(train_seconds, total_steps, epoch, eval_seconds_estimate, len(test_data)))
+            if self.step >= total_steps:
+                break
+
+        assert evaluation is not None  # at least one epoch ran
+        confusion = evaluation.confusion
+        totals = confusion.sum(dim=1)
+        per_class = [None if int(total) == 0 else float(confusion[k, k]) / float(total)
+                     for k, total in enumerate(totals)]
+        samples = self._samples(test_data, evaluation, config.num_samples)
+        done_notes: list[str] = []
+        checkpoint_path = None
+        metrics = {"test_acc": evaluation.accuracy, "test_loss": evaluation.loss, "train_acc": epoch_acc,
+                   "train_loss": epoch_loss, "steps": self.step, "epochs_completed": epochs_completed}
+        if config.save_checkpoint and context.is_main:
+            try:
+                checkpoint_path = str(save_checkpoint(model, spec, config, metrics, list(info.classes), pipeline))
+            except OSError as exc:
+                done_notes.append(f"the checkpoint could not be saved: {exc}")
+        yield DoneEvent(
+            epochs_completed=epochs_completed, steps=self.step, train_loss=epoch_loss, train_acc=epoch_acc,
+            test_loss=evaluation.loss, test_acc=evaluation.accuracy, classes=list(info.classes),
+            per_class_accuracy=per_class, confusion_matrix=confusion.tolist(), samples=samples,
+            examples_per_s=self.examples_seen * context.world_size / max(train_seconds, 1e-9),
+            train_seconds=train_seconds, elapsed_s=self._elapsed(), peak_memory_bytes=peak.peak_bytes(),
+            peak_memory_kind=peak.kind, estimated_memory_bytes=self.estimated_bytes,
+            checkpoint_path=checkpoint_path,
+            stopped_early=epochs_completed < config.epochs, notes=done_notes)
+
+    # -- pieces ------------------------------------------------------------------------------------------------
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def _global_count(self, count: int) -> int:
+        counts = distributed.all_reduce_sum(torch.tensor([count], device=self.device), self.context)
+        return int(counts.item())
+
+    def _epoch_means(self, loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> tuple[float, float]:
+        totals = torch.stack([loss_sum.float(), correct.float(), torch.tensor(float(seen), device=loss_sum.device)])
+        totals = distributed.all_reduce_sum(totals, self.context).tolist()
+        count = max(totals[2], 1.0)
+        return totals[0] / count, totals[1] / count
+
+    def _eta(self, train_seconds: float, total_steps: int, evals_done: int, eval_seconds: float | None,
+             num_test: int) -> float:
+        """Seconds left: the remaining steps at the mean step time so far, plus the remaining evaluations."""
+        if self.step == 0:
+            return math.nan
+        per_step = train_seconds / self.step
+        steps_left = max(total_steps - self.step, 0)
+        steps_per_epoch = num_batches(len(self.train_data or ()), self.config.batch_size) or 1
+        evals_left = max(math.ceil(total_steps / steps_per_epoch) - evals_done, 0)
+        if eval_seconds is None:  # forward only, about a third of a training step per batch
+            eval_seconds = per_step / 3 * max(num_batches(num_test, self.config.batch_size, shuffle=False), 1)
+        return steps_left * per_step + evals_left * eval_seconds
+
+    @torch.no_grad()
+    def _evaluate(self, model: nn.Module, data: ImageData, pipeline: Any, precision: str,
+                  num_classes: int) -> _Evaluation:
+        """Loss, accuracy and confusion matrix on ``data`` with ``model.eval()`` and no gradients."""
+        start = time.perf_counter()
+        device = data.images.device
+        was_training = model.training
+        model.eval()
+        loss_sum = torch.zeros((), device=device)
+        confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
+        predictions, confidences = [], []
+        try:
+            for indices in batch_indices(len(data), self.config.batch_size, shuffle=False, device=device):
+                images = pipeline(data.images[indices], train=False)
+                labels = data.labels[indices]
+                with autocast(device, precision):
+                    logits = main_logits(model(images)).float()
+                    if self.config.tta_flip:
+                        logits = (logits + main_logits(model(images.flip(-1))).float()) / 2
+                loss_sum += F.cross_entropy(logits, labels, reduction="sum")
+                probabilities = logits.softmax(dim=1)
+                confidence, predicted = probabilities.max(dim=1)
+                confusion += torch.bincount(labels * num_classes + predicted, minlength=num_classes * num_classes)
+                predictions.append(predicted)
+                confidences.append(confidence)
+        finally:
+            model.train(was_training)
+        count = torch.tensor(float(len(data)), device=device)
+        totals = distributed.all_reduce_sum(torch.stack([loss_sum.float(), count]), self.context)
+        confusion = distributed.all_reduce_sum(confusion, self.context)
+        total_count = max(float(totals[1]), 1.0)
+        confusion_cpu = confusion.view(num_classes, num_classes).cpu()
+        return _Evaluation(
+            loss=float(totals[0]) / total_count, accuracy=float(confusion_cpu.diagonal().sum()) / total_count,
+            count=int(totals[1]), confusion=confusion_cpu,
+            predictions=torch.cat(predictions).cpu() if predictions else torch.zeros(0, dtype=torch.int64),
+            confidences=torch.cat(confidences).cpu() if confidences else torch.zeros(0),
+            seconds=time.perf_counter() - start)
+
+    def _samples(self, data: ImageData, evaluation: _Evaluation, count: int) -> list[SamplePrediction]:
+        """Up to ``count`` test images: half of them wrong predictions where there are enough, the rest right."""
+        if count == 0 or len(data) == 0:
+            return []
+        labels = data.labels.cpu()
+        generator = torch.Generator().manual_seed(self.config.seed)
+        order = torch.randperm(len(labels), generator=generator)
+        wrong = order[(evaluation.predictions[order] != labels[order])]
+        right = order[(evaluation.predictions[order] == labels[order])]
+        chosen_wrong = wrong[: min(len(wrong), count // 2 if len(right) >= count - count // 2 else count)]
+        chosen = torch.cat([chosen_wrong, right[: count - len(chosen_wrong)]])
+        images = data.images[chosen.to(data.images.device)].cpu()
+        samples = []
+        for index, image in zip(chosen.tolist(), images):
+            pixels = image[0] if image.shape[0] == 1 else image.permute(1, 2, 0)
+            samples.append(SamplePrediction(index=index, label=int(labels[index]),
+                                            prediction=int(evaluation.predictions[index]),
+                                            confidence=round(float(evaluation.confidences[index]), 4),
+                                            image=pixels.tolist()))
+        return samples
+
+    # -- endings -----------------------------------------------------------------------------------------------
+
+    def error_event(self, exc: Exception) -> ErrorEvent:
+        """The user-facing description of a failed run."""
+        elapsed = self._elapsed()
+        text = str(exc).lower()
+        if isinstance(exc, torch.OutOfMemoryError) or (
+                isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)):
+            where = str(self.device) if self.device is not None else "the device"
+            estimate = f"; the estimate was {self.estimated_bytes / 2**30:.2f} GiB" if self.estimated_bytes else ""
+            message = (f"Out of memory on {where} at step {self.step} (batch size {self.batch_size}, input "
+                       f"{self.input_size or '?'}px{estimate}). Try a smaller batch size or input size, bf16 "
+                       f"precision, or a smaller network. The run's memory has been released.")
+            return ErrorEvent(message=message, kind="out of memory", field="batch_size", step=self.step,
+                              elapsed_s=elapsed)
+        if isinstance(exc, DatasetUnavailable):
+            return ErrorEvent(message=exc.message, kind="dataset", field="dataset", step=self.step, elapsed_s=elapsed)
+        if isinstance(exc, DeviceUnavailable):
+            return ErrorEvent(message=exc.message, kind="device", field="device", step=self.step, elapsed_s=elapsed)
+        if isinstance(exc, SpecError):
+            return ErrorEvent(message=str(exc), kind="config", field=exc.field, step=self.step, elapsed_s=elapsed)
+        detail = " ".join(str(exc).split())[:500] or "no details"
+        return ErrorEvent(message=f"Training failed at step {self.step}: {type(exc).__name__}: {detail}",
+                          kind="runtime", step=self.step, elapsed_s=elapsed)
+
+    def release(self) -> None:
+        """Drop every tensor the run holds and return cached GPU memory. Never raises."""
+        try:
+            if self.optimizer is not None:
+                self.optimizer.state.clear()
+            self.optimizer = None
+            self.train_model = None
+            self.model = None
+            self.train_data = None
+            self.test_data = None
+            self.pipeline = None
+            release_memory(self.device)
+        finally:
+            if self.hooks.on_cleanup is not None:
+                self.hooks.on_cleanup()
+
+
+def save_checkpoint(model: nn.Module, spec: ArchSpec, config: TrainConfig, metrics: dict[str, Any],
+                    classes: list[str], pipeline: Any) -> Path:
+    """Write weights, spec, config, final metrics and the normalisation with ``torch.save``; returns the path."""
+    folder = Path(config.checkpoint_dir).expanduser() if config.checkpoint_dir else default_checkpoint_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{spec.family}-{config.dataset}-{stamp}-{os.getpid()}.pt"
+    state = {name: tensor.detach().to("cpu") for name, tensor in model.state_dict().items()}
+    torch.save({"model_state_dict": state, "spec": spec.to_dict(), "config": config.to_dict(), "metrics": metrics,
+                "classes": classes, "normalization": {"mean": pipeline.mean.cpu().tolist(),
+                                                      "std": pipeline.std.cpu().tolist()},
+                "format": "cnn-explorer checkpoint v1"}, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the trained model from a checkpoint; returns it (in eval mode) and the checkpoint dict."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(checkpoint["spec"])
+    model.load_state_dict(checkpoint["model_state_dict"])
+    return model.eval(), checkpoint

@@ -1,0 +1,354 @@
+"""The Train tab: pick a dataset and a recipe, start a short run, watch live curves, inspect the results.
+
+Callbacks are thin: widget values -> :class:`TrainConfig` -> :func:`explorer.training.train` -> figures.
+One run per device at a time: the Start handler is a generator in the ``"train"`` concurrency group with a limit
+of 1, so a second user's run waits in the queue and sees its position. Stop cancels the event; cancelling
+closes the generator, whose ``finally`` closes the engine's generator, which frees the run's memory (a closed
+browser tab does the same).
+"""
+from __future__ import annotations
+
+import html
+import tempfile
+from dataclasses import asdict
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import gradio as gr
+
+from ..charts.training import (confusion_matrix_figure, per_class_accuracy_figure, sample_predictions_figure,
+                               training_curves_figure)
+from ..specs import SpecError, parse_spec
+from ..training.config import DATASET_NAMES, TrainConfig
+from ..training.data import DATASETS, is_on_disk
+from ..training.engine import train
+from ..training.estimate import estimate_run
+from ..training.events import DoneEvent, EpochEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent
+from ..training.recipes import matching_preset, published_recipe_info, short_recipe_info
+
+#: Seconds between live updates of the curves (epoch ends and the final results are always sent).
+UPDATE_SECONDS = 1.0
+#: Checkpoints the app keeps in its folder; older ones are deleted so a long-running server's disk does not fill.
+KEEP_CHECKPOINTS = 3
+#: Where the app writes checkpoints (inside the temp folder, which Gradio serves files from).
+CHECKPOINT_DIR = Path(tempfile.gettempdir()) / "cnn-explorer" / "app-checkpoints"
+_GIB = 2**30
+
+INTRO = """**Train the network from the Explore tab on a small dataset.** The default *short-run recipe* is Adam at
+learning rate 1e-3 for 2 epochs, which learns within a few hundred steps. The *published recipe* is d2l's
+(plain SGD, batch 128, Xavier init, 10 epochs, images resized to 224, or 96 for GoogLeNet): it reproduces the book
+but sits near chance for the first hundreds of steps. `shapes` is a built-in dataset (10 classes of drawn figures)
+that needs no download."""
+
+
+def build_train_panel(current_spec: gr.State) -> None:
+    """Build the Train tab's contents inside the caller's ``gr.Blocks``.
+
+    Args:
+        current_spec: a ``gr.State`` holding the current valid spec as a dict (``spec.to_dict()``) or None.
+    """
+    gr.Markdown(INTRO)
+    network = gr.Markdown(describe_network(current_spec.value), elem_id="train-network")
+    short = short_recipe_info(None)
+    with gr.Row():
+        dataset = gr.Dropdown(choices=dataset_choices(), value=default_dataset(), label="Dataset", scale=2)
+        epochs = gr.Number(value=short.config.epochs, label="Epochs", precision=0, minimum=1, maximum=100)
+        batch_size = gr.Number(value=short.config.batch_size, label="Batch size", precision=0, minimum=1,
+                               maximum=4096)
+        lr = gr.Number(value=short.config.lr, label="Learning rate", minimum=0.0, maximum=10.0)
+        optimizer = gr.Dropdown(choices=["adam", "momentum", "sgd"], value=short.config.optimizer, label="Optimizer")
+    with gr.Row():
+        precision = gr.Dropdown(choices=["auto", "fp32", "bf16"], value=short.config.precision, label="Precision",
+                                info="auto: bf16 autocast where the hardware has it")
+        device = gr.Dropdown(choices=["auto", "cpu", "cuda"], value="auto", label="Device")
+        input_size = gr.Number(value=0, label="Input size (0 = recipe's)", precision=0, minimum=0, maximum=1024)
+        train_subset = gr.Number(value=0, label="Training examples (0 = all)", precision=0, minimum=0,
+                                 maximum=1_000_000)
+    recipe_kind = gr.State("short")
+    recipe_note = gr.Markdown(short.summary, elem_id="train-recipe")
+    with gr.Row():
+        short_button = gr.Button("Short-run recipe", size="sm")
+        published_button = gr.Button("Use published recipe", size="sm")
+        check_button = gr.Button("Check memory and time", size="sm")
+        start_button = gr.Button("Start", variant="primary")
+        stop_button = gr.Button("Stop", variant="stop")
+    status = gr.Markdown("Ready.", elem_id="train-status")
+    curves = gr.Plot(label="Training curves")
+    results = gr.Markdown(elem_id="train-results")
+    with gr.Row():
+        per_class = gr.Plot(label="Per-class accuracy")
+        confusion = gr.Plot(label="Confusion matrix")
+    samples = gr.Plot(label="Sample predictions")
+    checkpoint = gr.File(label="Checkpoint (weights, spec, config, metrics)", interactive=False)
+
+    settings = [current_spec, recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, device,
+                input_size, train_subset]
+    recipe_outputs = [recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, input_size, recipe_note]
+    fast: dict[str, Any] = dict(concurrency_limit=None, api_visibility="private", show_progress="hidden")
+    current_spec.change(describe_network, current_spec, network, **fast)
+    short_button.click(apply_short_recipe, [current_spec, dataset, device], recipe_outputs, **fast)
+    published_button.click(apply_published_recipe, [current_spec, device], recipe_outputs, **fast)
+    # Timing real steps uses the device: it queues with the training runs.
+    check_button.click(check_run, settings, status, concurrency_limit=1, concurrency_id="train",
+                       api_visibility="private", show_progress="minimal")
+    start_event = start_button.click(
+        start_training, settings, [status, curves, results, per_class, confusion, samples, checkpoint],
+        concurrency_limit=1, concurrency_id="train", api_visibility="private", show_progress="minimal")
+    stop_button.click(None, None, None, cancels=[start_event], api_visibility="private")
+
+
+# -- pure helpers (testable without a server) ------------------------------------------------------------------
+
+
+def dataset_choices() -> list[tuple[str, str]]:
+    """(label, name) pairs; torchvision datasets say whether they are on disk or will be downloaded."""
+    choices = []
+    for name in DATASET_NAMES:
+        info = DATASETS[name]
+        if info.torchvision_class is None:
+            label = f"{info.label}: built in, {info.channels}x{info.size}x{info.size}, no download"
+        else:
+            label = f"{info.label} ({'on disk' if is_on_disk(name) else 'downloads when first used'})"
+        choices.append((label, name))
+    return choices
+
+
+def default_dataset() -> str:
+    """Fashion-MNIST when it is on disk; otherwise the built-in ``shapes`` (works without internet)."""
+    return "fashion-mnist" if is_on_disk("fashion-mnist") else "shapes"
+
+
+def describe_network(spec_dict: dict | None) -> str:
+    """Which network Start will train, in one line."""
+    if not spec_dict:
+        return "**Network:** none: the spec in the Explore tab is invalid; fix it to train."
+    try:
+        spec = parse_spec(spec_dict)
+    except SpecError as exc:
+        return f"**Network:** invalid ({html.escape(str(exc))})"
+    preset = matching_preset(spec)
+    named = f" (preset `{preset}`)" if preset else " (edited)"
+    short_size = short_recipe_info(spec).config.input_size
+    size_note = (f" On this machine (no GPU) the short-run recipe resizes images to {short_size}x{short_size}, the "
+                 f"smallest size this network accepts; set the input size to override." if short_size else "")
+    return (f"**Network:** {spec.family_label}{named}, input {spec.in_channels}x{spec.input_size}x{spec.input_size}, "
+            f"{spec.planned_params():,} parameters. The classifier is resized to the dataset's 10 classes "
+            f"and images are converted to {spec.in_channels} channel(s).{size_note}")
+
+
+def config_from_widgets(spec_dict: dict | None, recipe_kind: str, dataset: str, epochs: float | None,
+                        batch_size: float | None, lr: float | None, optimizer: str, precision: str, device: str,
+                        input_size: float | None, train_subset: float | None) -> tuple[Any, TrainConfig]:
+    """The spec and config the widgets describe: the recipe's config with the widgets' values on top.
+
+    Raises:
+        SpecError: no valid spec, or a value out of range (naming the setting).
+    """
+    if not spec_dict:
+        raise SpecError("spec", "there is no valid network to train: fix the spec in the Explore tab first")
+    spec = parse_spec(spec_dict)
+    if recipe_kind == "published":
+        base = published_recipe_info(spec).config.replace(device=device)
+    else:
+        base = short_recipe_info(spec, dataset=dataset, device=device).config
+    changes: dict[str, Any] = dict(dataset=dataset, epochs=_whole(epochs, "epochs"),
+                                   batch_size=_whole(batch_size, "batch_size"), optimizer=optimizer,
+                                   lr=_number(lr, "lr"), precision=precision, device=device,
+                                   checkpoint_dir=str(CHECKPOINT_DIR), log_every=5)
+    if input_size:
+        changes["input_size"] = _whole(input_size, "input_size")
+    if train_subset:
+        changes["train_subset"] = _whole(train_subset, "train_subset")
+    return spec, base.replace(**changes)
+
+
+def _whole(value: Any, field: str) -> int:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise SpecError(field, f"expected a whole number, got {value!r}")
+    return int(value)
+
+
+def _number(value: Any, field: str) -> float:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(field, f"expected a number, got {value!r}")
+    return float(value)
+
+
+def apply_short_recipe(spec_dict: dict | None, dataset: str, device: str) -> tuple[Any, ...]:
+    """Widget values of the short-run recipe."""
+    try:
+        recipe = short_recipe_info(parse_spec(spec_dict) if spec_dict else None, dataset=dataset, device=device)
+    except SpecError as exc:
+        raise gr.Error(str(exc)) from None
+    config = recipe.config
+    return ("short", dataset, config.epochs, config.batch_size, config.lr, config.optimizer, config.precision,
+            config.input_size or 0, recipe.summary)
+
+
+def apply_published_recipe(spec_dict: dict | None, device: str) -> tuple[Any, ...]:
+    """Widget values of the recipe the network was published with (d2l's, for its family)."""
+    if not spec_dict:
+        raise gr.Error("There is no valid network: fix the spec in the Explore tab first.")
+    try:
+        recipe = published_recipe_info(parse_spec(spec_dict))
+    except SpecError as exc:
+        raise gr.Error(str(exc)) from None
+    config = recipe.config
+    note = f"{recipe.summary}\n\nSource: {recipe.source}."
+    return ("published", config.dataset, config.epochs, config.batch_size, config.lr, config.optimizer,
+            config.precision, config.input_size or 0, note)
+
+
+def check_run(*settings: Any) -> str:
+    """Estimated memory against free memory, and the time per epoch measured on a few real steps."""
+    try:
+        spec, config = config_from_widgets(*settings)
+        estimate = estimate_run(spec, config, measure=True)
+    except SpecError as exc:
+        raise gr.Error(str(exc)) from None
+    return ("✅ " if estimate.fits else "⛔ ") + estimate.message
+
+
+def start_training(*settings: Any) -> Iterator[tuple[Any, ...]]:
+    """The Start button: stream (status, curves, results, per-class, confusion, samples, checkpoint) updates.
+
+    Refuses (gr.Error) when there is no valid spec, a setting is out of range, or the run would not fit in memory.
+    """
+    try:
+        spec, config = config_from_widgets(*settings)
+        estimate = estimate_run(spec, config, measure=False)
+    except SpecError as exc:
+        raise gr.Error(str(exc)) from None
+    if not estimate.fits:
+        raise gr.Error(estimate.message)
+    gpu_started = _start_gpu_sampler()
+    started_at = time.time()
+    history: list[dict[str, Any]] = []
+    start: StartEvent | None = None
+    last_update = 0.0
+    events = train(spec, config)
+    skip = gr.skip()
+    try:
+        yield ("Loading the data and building the model...", None, "", None, None, None, None)
+        for event in events:
+            if isinstance(event, ErrorEvent):
+                raise gr.Error(event.message)
+            if isinstance(event, StartEvent):
+                start = event
+                yield (start_status(event), skip, skip, skip, skip, skip, skip)
+                continue
+            if isinstance(event, DoneEvent):
+                _prune_checkpoints(CHECKPOINT_DIR, KEEP_CHECKPOINTS)
+                yield (done_status(event), curves_figure(history, started_at, gpu_started),
+                       results_markdown(event), per_class_accuracy_figure(event.per_class_accuracy, event.classes),
+                       confusion_matrix_figure(event.confusion_matrix, event.classes),
+                       sample_predictions_figure([asdict(sample) for sample in event.samples], event.classes),
+                       event.checkpoint_path)
+                continue
+            history.append(event.to_dict())
+            now = time.monotonic()
+            if isinstance(event, (EvalEvent, EpochEvent)) or now - last_update >= UPDATE_SECONDS:
+                last_update = now
+                line = progress_status(event, start) if isinstance(event, StepEvent) else skip
+                if isinstance(event, EpochEvent):
+                    line = progress_status(event, start)
+                yield (line, curves_figure(history, started_at, gpu_started), skip, skip, skip, skip, skip)
+    finally:
+        events.close()  # Stop, a closed tab or an error: the engine's finally frees the run's memory
+
+
+def curves_figure(history: list[dict[str, Any]], started_at: float, gpu: bool) -> Any:
+    """The live curves, with the GPU (or CPU) trace underneath when the monitor is available."""
+    trace = _gpu_trace(time.time() - started_at + 2) if gpu else None
+    return training_curves_figure(history, gpu=trace, run_started_at=started_at if trace else None)
+
+
+def start_status(event: StartEvent) -> str:
+    shape = "x".join(str(size) for size in event.input_shape)
+    notes = "".join(f"<br>• {html.escape(note)}" for note in event.notes)
+    return (f"Training **{event.family}** ({event.total_params:,} parameters) on **{event.dataset}**: "
+            f"{event.num_train:,} training / {event.num_test:,} test images at {shape}, {event.total_steps} steps "
+            f"on {event.device} ({event.precision}{', channels_last' if event.channels_last else ''}); estimated "
+            f"training memory {event.estimated_memory_bytes / _GIB:.2f} GiB.{notes}")
+
+
+def progress_status(event: StepEvent | EpochEvent, start: StartEvent | None) -> str:
+    """A progress bar and one status line."""
+    total = start.total_steps if start else max(event.step, 1)
+    fraction = min(event.step / max(total, 1), 1.0)
+    if isinstance(event, StepEvent):
+        text = (f"Epoch {event.epoch}/{event.epochs} · step {event.step}/{event.total_steps} · loss {event.loss:.3f}"
+                f" · train acc {event.train_acc:.3f} · {event.examples_per_s:,.0f} examples/s")
+    else:
+        test = "n/a" if event.test_acc is None else f"{event.test_acc:.3f}"
+        text = (f"Epoch {event.epoch}/{event.epochs} done · loss {event.train_loss:.3f} · train acc "
+                f"{event.train_acc:.3f} · **test acc {test}** · {event.examples_per_s:,.0f} examples/s")
+    return (f"<progress value='{fraction:.3f}' max='1' style='width:100%'></progress><br>{text} · elapsed "
+            f"{_clock(event.elapsed_s)} · about {_clock(event.eta_s)} left")
+
+
+def done_status(event: DoneEvent) -> str:
+    stopped = " (stopped at max_steps)" if event.stopped_early else ""
+    return (f"<progress value='1' max='1' style='width:100%'></progress><br>Done{stopped}: **test accuracy "
+            f"{event.test_acc:.3f}** after {event.steps} steps in {_clock(event.elapsed_s)}.")
+
+
+def results_markdown(event: DoneEvent) -> str:
+    """The final numbers, peak memory next to the estimate, and where the checkpoint is."""
+    memory = ("not measured" if event.peak_memory_bytes is None
+              else f"{event.peak_memory_bytes / _GIB:.2f} GiB ({event.peak_memory_kind})")
+    lines = [
+        "| | |", "|---|---|",
+        f"| Test accuracy | **{event.test_acc:.4f}** (loss {event.test_loss:.3f}) |",
+        f"| Training accuracy (last epoch, running mean) | {event.train_acc:.4f} (loss {event.train_loss:.3f}) |",
+        f"| Steps / epochs | {event.steps} / {event.epochs_completed} |",
+        f"| Throughput | {event.examples_per_s:,.0f} training examples/s ({event.train_seconds:.1f} s training) |",
+        f"| Peak memory | {memory}; the analysis estimated {event.estimated_memory_bytes / _GIB:.2f} GiB (fp32) |",
+        f"| Checkpoint | {html.escape(Path(event.checkpoint_path).name) if event.checkpoint_path else 'not saved'} |",
+    ]
+    lines += [f"\n{html.escape(note)}" for note in event.notes]
+    return "\n".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    if seconds != seconds:
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def _start_gpu_sampler() -> bool:
+    """Start the process-wide GPU/CPU sampler if the GPU monitor is installed; False when it is not."""
+    try:
+        from ..gpu import get_sampler
+    except ImportError:
+        return False
+    try:
+        get_sampler()
+    except Exception:  # noqa: BLE001 - a broken monitor must not stop a training run
+        return False
+    return True
+
+
+def _gpu_trace(seconds: float) -> dict[str, Any] | None:
+    try:
+        from ..charts.gpu import gpu_trace_series
+        from ..gpu import get_sampler
+    except ImportError:
+        return None
+    try:
+        history = get_sampler().history(seconds)
+        return gpu_trace_series(history) if history else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _prune_checkpoints(folder: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints the app wrote."""
+    try:
+        files = sorted(folder.glob("*.pt"), key=lambda path: path.stat().st_mtime, reverse=True)
+        for old in files[keep:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass

@@ -1,0 +1,217 @@
+"""The training engine: one short CPU run per family, the event stream, Stop, injected errors, checkpoints."""
+from __future__ import annotations
+
+import gc
+import json
+import math
+import weakref
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from explorer import VGGSpec, load_preset
+from explorer.training import (DoneEvent, EpochEvent, ErrorEvent, EvalEvent, RunHooks, StartEvent, StepEvent,
+                               TrainConfig, load_checkpoint, train)
+from explorer.training.engine import adapt_spec
+
+EVENT_KINDS = {"start", "step", "eval", "epoch", "done", "error"}
+
+
+def tiny_config(tmp_path: Path, **changes: Any) -> TrainConfig:
+    settings: dict[str, Any] = dict(dataset="shapes", epochs=3, batch_size=32, train_subset=96, test_subset=64,
+                                    optimizer="adam", lr=1e-3, device="cpu", log_every=1,
+                                    checkpoint_dir=str(tmp_path), num_samples=6)
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def run(spec: Any, config: TrainConfig, hooks: RunHooks | None = None) -> list[Any]:
+    return list(train(spec, config, hooks=hooks))
+
+
+def check_schema(events: list[Any]) -> None:
+    assert isinstance(events[0], StartEvent)
+    assert isinstance(events[-1], (DoneEvent, ErrorEvent))
+    for event in events:
+        data = event.to_dict()
+        assert data["event"] in EVENT_KINDS
+        json.dumps(data, allow_nan=False)  # strict JSON: no NaN slips through
+    steps = [event.step for event in events if isinstance(event, StepEvent)]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+
+
+def epoch_losses(events: list[Any]) -> list[float]:
+    return [event.train_loss for event in events if isinstance(event, EpochEvent)]
+
+
+FAMILY_RUNS = [
+    # (preset, input size, extra spec changes, config changes)
+    pytest.param("d2l_vgg11_small", 32, {}, dict(init="kaiming"), id="vgg"),
+    pytest.param("d2l_nin", 96, {"dropout": 0.0}, dict(init="kaiming"), id="nin"),
+    pytest.param("d2l_googlenet", 32, {"aux_logits": True}, dict(train_subset=64, epochs=3), id="googlenet-aux"),
+    pytest.param("d2l_alexnet", 96, {}, dict(init="kaiming"), id="alexnet"),
+]
+
+
+@pytest.mark.parametrize(("preset", "size", "spec_changes", "config_changes"), FAMILY_RUNS)
+def test_short_run_per_family(tmp_path: Path, preset: str, size: int, spec_changes: dict,
+                              config_changes: dict) -> None:
+    spec = load_preset(preset).replace(input_size=size, **spec_changes)
+    config = tiny_config(tmp_path, **config_changes)
+    events = run(spec, config)
+    check_schema(events)
+    done = events[-1]
+    assert isinstance(done, DoneEvent), done
+    start = events[0]
+    assert start.input_shape == [1, size, size] and start.total_steps == config.epochs * start.steps_per_epoch
+    losses = epoch_losses(events)
+    assert all(math.isfinite(loss) for loss in losses)
+    assert losses[-1] < losses[0], losses  # it learns something on the examples it sees again and again
+    assert sum(event.event == "eval" for event in events) == config.epochs
+    assert len(done.confusion_matrix) == 10 and sum(map(sum, done.confusion_matrix)) == done_test_count(events)
+    assert 0.0 <= done.test_acc <= 1.0 and done.checkpoint_path and Path(done.checkpoint_path).is_file()
+
+
+def done_test_count(events: list[Any]) -> int:
+    return next(event.num_examples for event in events if isinstance(event, EvalEvent))
+
+
+def test_a_small_vgg_beats_chance_on_unseen_shapes(tmp_path: Path) -> None:
+    """48 steps of a small VGG with batch norm: clearly better than 10% on test images it never saw. (d2l's VGG
+    without batch norm needs a few hundred steps to leave chance level: see the learnability measurement.)"""
+    spec = VGGSpec(conv_arch=((1, 16), (1, 32), (2, 64)), in_channels=1, num_classes=10, input_size=32,
+                   hidden_sizes=(128,), dropout=0.0, batch_norm=True, avgpool_size=None)
+    config = tiny_config(tmp_path, train_subset=1024, test_subset=200, epochs=3, batch_size=64, init="kaiming",
+                         log_every=8, save_checkpoint=False)
+    evals = [event.test_acc for event in run(spec, config) if isinstance(event, EvalEvent)]
+    assert len(evals) == 3 and evals[-1] > 0.25, evals
+
+
+def test_done_event_contents_and_checkpoint_round_trip(tmp_path: Path) -> None:
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32)
+    events = run(spec, tiny_config(tmp_path, epochs=1, tta_flip=True))
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert done.classes[0] == "disk" and len(done.per_class_accuracy) == 10
+    assert len(done.samples) == 6
+    wrong = [sample for sample in done.samples if sample.prediction != sample.label]
+    assert len(wrong) == min(3, len(wrong)) or len(wrong) == 6  # half wrong where there are enough
+    sample = done.samples[0]
+    assert len(sample.image) == 28 and len(sample.image[0]) == 28 and 0 <= sample.image[5][5] <= 255
+    assert done.estimated_memory_bytes > 0
+    assert done.peak_memory_kind in ("process RSS growth", "unknown")
+    assert "image" not in done.to_dict(include_images=False)["samples"][0]
+    model, checkpoint = load_checkpoint(done.checkpoint_path)
+    assert checkpoint["metrics"]["test_acc"] == pytest.approx(done.test_acc)
+    assert checkpoint["spec"]["input_size"] == 32 and checkpoint["config"]["dataset"] == "shapes"
+    assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+
+
+def test_spec_is_adapted_to_the_dataset() -> None:
+    spec = load_preset("vgg11")  # 3 channels, 1000 classes, 224
+    adapted, notes = adapt_spec(spec, TrainConfig(dataset="shapes", input_size=32))
+    assert adapted.num_classes == 10 and adapted.input_size == 32 and adapted.in_channels == 3
+    assert len(notes) == 3  # classes, size, channels
+
+
+def test_few_steps_do_not_divide_by_zero(tmp_path: Path) -> None:
+    """d2l's train_ch6 divides by zero with fewer than 5 batches; here a 3-example split trains one step."""
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32)
+    events = run(spec, tiny_config(tmp_path, train_subset=3, test_subset=2, epochs=1, log_every=10))
+    check_schema(events)
+    assert isinstance(events[-1], DoneEvent) and events[-1].steps == 1
+    assert any("only 1 optimizer step" in note for note in events[0].notes)
+
+
+def test_max_steps_stops_mid_epoch_and_still_evaluates(tmp_path: Path) -> None:
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32)
+    events = run(spec, tiny_config(tmp_path, epochs=5, max_steps=2, save_checkpoint=False))
+    done = events[-1]
+    assert isinstance(done, DoneEvent) and done.steps == 2 and done.stopped_early
+    assert [event.event for event in events[-3:]] == ["eval", "epoch", "done"]
+    assert done.checkpoint_path is None
+
+
+def test_stop_mid_run_frees_the_model(tmp_path: Path) -> None:
+    """Closing the generator at a yield (Stop, a closed tab) runs the finally and drops every tensor."""
+    model_ref: list[weakref.ref] = []
+    cleaned = []
+    hooks = RunHooks(on_model=lambda model: model_ref.append(weakref.ref(model)),
+                     on_cleanup=lambda: cleaned.append(True))
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32)
+    events = train(spec, tiny_config(tmp_path, epochs=10), hooks=hooks)
+    for event in events:
+        if isinstance(event, StepEvent) and event.step == 2:
+            break
+    assert model_ref and model_ref[0]() is not None and not cleaned
+    events.close()
+    gc.collect()
+    assert cleaned == [True]
+    assert model_ref[0]() is None
+    with pytest.raises(StopIteration):
+        next(events)
+
+
+def test_out_of_memory_mid_run_becomes_an_error_event(tmp_path: Path) -> None:
+    model_ref: list[weakref.ref] = []
+    cleaned = []
+
+    def fail(step: int) -> None:
+        if step == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    hooks = RunHooks(on_model=lambda model: model_ref.append(weakref.ref(model)), on_step=fail,
+                     on_cleanup=lambda: cleaned.append(True))
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32)
+    events = run(spec, tiny_config(tmp_path), hooks)
+    error = events[-1]
+    assert isinstance(error, ErrorEvent)
+    assert error.kind == "out of memory" and error.step == 2
+    assert "batch size" in error.message and "released" in error.message
+    assert cleaned == [True]  # released before the error was reported
+    gc.collect()
+    assert model_ref[0]() is None
+    check_schema(events)
+
+
+def test_other_errors_name_their_cause(tmp_path: Path) -> None:
+    def fail(step: int) -> None:
+        raise ValueError("boom")
+
+    events = run(load_preset("d2l_vgg11_small").replace(input_size=32), tiny_config(tmp_path),
+                 RunHooks(on_step=fail))
+    assert isinstance(events[-1], ErrorEvent) and events[-1].kind == "runtime"
+    assert "ValueError: boom" in events[-1].message
+
+
+def test_bad_input_size_for_the_network_is_a_config_error(tmp_path: Path) -> None:
+    events = run(load_preset("d2l_alexnet"), tiny_config(tmp_path, input_size=16))
+    assert len(events) == 1 and isinstance(events[0], ErrorEvent)
+    assert events[0].kind == "config" and events[0].field == "input_size"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the error path exists only without CUDA")
+def test_cuda_on_a_machine_without_it_is_a_device_error(tmp_path: Path) -> None:
+    events = run(load_preset("d2l_vgg11_small").replace(input_size=32), tiny_config(tmp_path, device="cuda"))
+    assert isinstance(events[-1], ErrorEvent) and events[-1].kind == "device" and "cpu" in events[-1].message
+
+
+def test_runs_are_reproducible_with_a_seed(tmp_path: Path) -> None:
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32)
+    config = tiny_config(tmp_path, epochs=1, save_checkpoint=False, augment=True)
+    first, second = run(spec, config)[-1], run(spec, config)[-1]
+    assert first.train_loss == pytest.approx(second.train_loss, rel=1e-5)
+    assert first.confusion_matrix == second.confusion_matrix
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_run_with_bf16_channels_last_frees_memory(tmp_path: Path) -> None:
+    spec = load_preset("d2l_vgg11_small").replace(input_size=64)
+    before = torch.cuda.memory_allocated()
+    events = run(spec, tiny_config(tmp_path, device="cuda", precision="bf16", channels_last=True))
+    done = events[-1]
+    assert isinstance(done, DoneEvent) and done.peak_memory_kind == "cuda max allocated"
+    assert done.peak_memory_bytes and done.peak_memory_bytes > 0
+    assert torch.cuda.memory_allocated() <= before + 1024
