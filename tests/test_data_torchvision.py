@@ -86,10 +86,29 @@ def test_failed_download_offers_shapes(tmp_path: Path, monkeypatch: pytest.Monke
                            "Temporary failure in name resolution>")
 
     monkeypatch.setattr(torchvision.datasets.FashionMNIST, "download", no_network)
+    monkeypatch.setattr("explorer.training.data.unreachable_reason", lambda hosts: None)  # the probe passes
     with pytest.raises(DatasetUnavailable) as caught:
         load_dataset("fashion-mnist", train=True, data_dir=tmp_path / "new", download=True)
     message = caught.value.message
     assert "download failed" in message and "name resolution" in message and "'shapes'" in message
+
+
+def test_unreachable_servers_fail_fast_with_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision's downloads have no timeout; a connection probe first keeps a dead network from hanging a run."""
+    import socket
+
+    attempts = []
+
+    def refuse(address: tuple[str, int], timeout: float) -> None:
+        attempts.append((address, timeout))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(DatasetUnavailable) as caught:
+        load_dataset("mnist", train=True, data_dir=tmp_path, download=True)
+    assert attempts and all(timeout <= 5 for _, timeout in attempts)
+    assert "cannot reach" in caught.value.message and "ossci-datasets.s3.amazonaws.com" in caught.value.message
+    assert "'shapes'" in caught.value.message
 
 
 def test_cifar10_pickle_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -73,6 +73,7 @@ def test_errors_in_a_run_reach_the_user(tmp_path: Path, monkeypatch: pytest.Monk
         raise RuntimeError("Error downloading: <urlopen error [Errno -3] Temporary failure in name resolution>")
 
     monkeypatch.setattr(torchvision.datasets.FashionMNIST, "download", no_network)
+    monkeypatch.setattr("explorer.training.data.unreachable_reason", lambda hosts: None)  # the probe passes
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "empty"))
     with pytest.raises(gr.Error, match="'shapes'"):
         list(train_panel.start_training(*settings(dataset="fashion-mnist")))

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import torch
 
-from explorer import VGGSpec, load_preset
+from explorer import VGGSpec, build_model, load_preset
 from explorer.training import (DoneEvent, EpochEvent, ErrorEvent, EvalEvent, RunHooks, StartEvent, StepEvent,
                                TrainConfig, load_checkpoint, train)
-from explorer.training.engine import adapt_spec
+from explorer.training.engine import adapt_spec, forward_loss
 
 EVENT_KINDS = {"start", "step", "eval", "epoch", "done", "error"}
 
@@ -87,6 +87,25 @@ def test_a_small_vgg_beats_chance_on_unseen_shapes(tmp_path: Path) -> None:
                          log_every=8, save_checkpoint=False)
     evals = [event.test_acc for event in run(spec, config) if isinstance(event, EvalEvent)]
     assert len(evals) == 3 and evals[-1] > 0.25, evals
+
+
+def test_googlenet_aux_heads_add_to_the_training_loss() -> None:
+    spec = load_preset("d2l_googlenet").replace(input_size=32, aux_logits=True)
+    model = build_model(spec).train()
+    images, labels = torch.randn(4, 1, 32, 32), torch.tensor([0, 1, 2, 3])
+    with torch.no_grad():
+        loss, main_loss, logits = forward_loss(model, images, labels, aux_weight=0.3)
+        loss_without, main_without, _ = forward_loss(model.eval(), images, labels, aux_weight=0.3)
+    assert logits.shape == (4, 10) and float(loss) > float(main_loss) + 0.3  # two aux losses of ~2.3 each
+    assert float(loss_without) == float(main_without)  # no aux heads at evaluation
+
+
+def test_log_seconds_adds_step_events_between_log_every(tmp_path: Path) -> None:
+    spec = VGGSpec(conv_arch=((1, 8), (1, 16)), in_channels=1, num_classes=10, input_size=16, hidden_sizes=(32,),
+                   avgpool_size=None)
+    events = run(spec, tiny_config(tmp_path, epochs=1, batch_size=8, train_subset=48, log_every=1000,
+                                   log_seconds=0.0, save_checkpoint=False))
+    assert [event.step for event in events if isinstance(event, StepEvent)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_done_event_contents_and_checkpoint_round_trip(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 _LOSS, _TRAIN, _TEST, _UTIL, _MEMORY = "#4C78A8", "#F58518", "#54A24B", "#B279A2", "#9D755D"
 _RIGHT, _WRONG = (84, 162, 75), (228, 87, 86)
 _GIB = 2**30
-_CAPTION_HEIGHT = 28  # pixels under each sample tile: the prediction, and the true label when it is wrong
+_CAPTION_HEIGHT = 38  # pixels under each sample tile: the prediction, and the true label when it is wrong
 
 
 def _layout(fig: go.Figure, title: str, **kwargs: Any) -> go.Figure:
@@ -142,7 +142,7 @@ def sample_predictions_figure(samples: Sequence[Mapping[str, Any]], classes: Seq
         text = predicted if right else f"{predicted}<br>({label})"
         annotations.append(dict(x=column * tile_width + tile_width / 2, y=row * (tile_height + caption_height)
                                 + tile_height + 2, text=text, showarrow=False, yanchor="top", xanchor="center",
-                                font=dict(size=10, color="#2b7a2b" if right else "#c62828")))
+                                font=dict(size=9, color="#2b7a2b" if right else "#c62828")))
     return _layout(fig, "Sample predictions: green right, red wrong (true label in brackets)",
                    height=height + 70, width=None, hovermode=False, annotations=annotations,
                    xaxis=dict(visible=False, range=[0, width]),

@@ -70,6 +70,7 @@ class TrainConfig:
     checkpoint_dir: str | None = None  # None: $EXPLORER_CHECKPOINT_DIR or <tempdir>/cnn-explorer/checkpoints
     save_checkpoint: bool = True
     log_every: int = 10  # a StepEvent every this many steps (and at the end of each epoch)
+    log_seconds: float | None = None  # also one when this many seconds passed since the last (a live UI)
     num_samples: int = 16  # sample predictions in the DoneEvent (half wrong ones where there are)
 
     def __post_init__(self) -> None:
@@ -104,6 +105,8 @@ class TrainConfig:
             raise SpecError("checkpoint_dir", f"expected a folder path, got {describe(self.checkpoint_dir)}")
         set_("save_checkpoint", check_bool(self.save_checkpoint, "save_checkpoint"))
         set_("log_every", check_int(self.log_every, "log_every", minimum=1, maximum=MAX_STEPS))
+        if self.log_seconds is not None:
+            set_("log_seconds", check_float(self.log_seconds, "log_seconds", minimum=0.0, maximum=3600.0))
         set_("num_samples", check_int(self.num_samples, "num_samples", minimum=0, maximum=256))
 
     def _set(self, name: str, value: Any) -> None:

@@ -12,12 +12,14 @@ per batch there (:class:`BatchPipeline`): random crop and flip, conversion to fl
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
@@ -187,6 +189,9 @@ def _load_torchvision(info: DatasetInfo, root: Path, train: bool, download: bool
         if not download:
             raise DatasetUnavailable(_unavailable_message(info, root, "", offline=True)) from None
         try:
+            unreachable = unreachable_reason(download_hosts(dataset_class))
+            if unreachable:
+                raise OSError(unreachable)
             root.mkdir(parents=True, exist_ok=True)
             dataset = dataset_class(str(root), train=train, download=True)
         except Exception as failure:  # noqa: BLE001 - URLError, RuntimeError, OSError, tarfile errors...
@@ -205,6 +210,35 @@ def _load_torchvision(info: DatasetInfo, root: Path, train: bool, download: bool
     while len(_TORCHVISION_CACHE) > _TORCHVISION_CACHE_SIZE:
         _TORCHVISION_CACHE.popitem(last=False)
     return images, labels
+
+
+def download_hosts(dataset_class: type) -> list[tuple[str, int]]:
+    """(host, port) of the servers torchvision would download a dataset class from, in its order."""
+    urls = list(getattr(dataset_class, "mirrors", None) or []) or [getattr(dataset_class, "url", "")]
+    hosts = []
+    for url in urls:
+        parsed = urlparse(url)
+        if parsed.hostname:
+            hosts.append((parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)))
+    return hosts
+
+
+def unreachable_reason(hosts: list[tuple[str, int]], timeout: float = 5.0) -> str | None:
+    """None when one of the hosts accepts a connection within ``timeout`` seconds; otherwise why not.
+
+    torchvision's downloads have no timeout, so on a network that silently drops packets they would hang; this
+    probe turns that into a prompt, clear failure.
+    """
+    if not hosts:
+        return None
+    reasons = []
+    for host, port in hosts:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return None
+        except OSError as exc:
+            reasons.append(f"{host}: {exc}")
+    return "cannot reach " + "; ".join(reasons)
 
 
 def _unavailable_message(info: DatasetInfo, root: Path, reason: str, *, offline: bool) -> str:

@@ -171,6 +171,8 @@ class _Run:
         self.started = time.perf_counter()
         spec = parse_spec(self.spec_input)
         device = self.device = resolve_device(config.device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # every batch has the same shape: let cuDNN pick its fastest convs
         spec, notes = adapt_spec(spec, config)
         self.input_size = spec.input_size
         precision = resolve_precision(config.precision, device)
@@ -272,7 +274,8 @@ class _Run:
                 if self.hooks.on_step is not None:
                     self.hooks.on_step(self.step)
                 last_of_epoch = epoch_step == steps_per_epoch or self.step >= total_steps
-                if self.step % config.log_every == 0 or last_of_epoch:
+                due = config.log_seconds is not None and time.perf_counter() - window_start >= config.log_seconds
+                if self.step % config.log_every == 0 or last_of_epoch or due:
                     epoch_loss, epoch_acc = self._epoch_means(loss_sum, correct, seen)  # synchronises
                     now = time.perf_counter()
                     epoch_seconds += now - step_start

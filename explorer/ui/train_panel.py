@@ -95,7 +95,7 @@ def build_train_panel(current_spec: gr.State) -> None:
     start_event = start_button.click(
         start_training, settings, [status, curves, results, per_class, confusion, samples, checkpoint],
         concurrency_limit=1, concurrency_id="train", api_visibility="private", show_progress="minimal")
-    stop_button.click(None, None, None, cancels=[start_event], api_visibility="private")
+    stop_button.click(stopped_status, None, status, cancels=[start_event], **fast)
 
 
 # -- pure helpers (testable without a server) ------------------------------------------------------------------
@@ -155,7 +155,7 @@ def config_from_widgets(spec_dict: dict | None, recipe_kind: str, dataset: str, 
     changes: dict[str, Any] = dict(dataset=dataset, epochs=_whole(epochs, "epochs"),
                                    batch_size=_whole(batch_size, "batch_size"), optimizer=optimizer,
                                    lr=_number(lr, "lr"), precision=precision, device=device,
-                                   checkpoint_dir=str(CHECKPOINT_DIR), log_every=5)
+                                   checkpoint_dir=str(CHECKPOINT_DIR), log_every=10, log_seconds=UPDATE_SECONDS)
     if input_size:
         changes["input_size"] = _whole(input_size, "input_size")
     if train_subset:
@@ -256,6 +256,10 @@ def start_training(*settings: Any) -> Iterator[tuple[Any, ...]]:
                 yield (line, curves_figure(history, started_at, gpu_started), skip, skip, skip, skip, skip)
     finally:
         events.close()  # Stop, a closed tab or an error: the engine's finally frees the run's memory
+
+
+def stopped_status() -> str:
+    return "Stopped: the run was cancelled and its memory released. The curves show where it got to."
 
 
 def curves_figure(history: list[dict[str, Any]], started_at: float, gpu: bool) -> Any:
