@@ -107,6 +107,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 status = 1
             if out is not None:
                 print_event(event, out, as_json=args.json)
+    except KeyboardInterrupt:
+        events.close()  # frees the run's memory before saying so
+        if out is not None:
+            print("stopped: interrupted; no checkpoint was written", file=sys.stderr, flush=True)
+        status = 130
     finally:
         events.close()
         distributed.shutdown()

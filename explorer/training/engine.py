@@ -412,8 +412,8 @@ class _Run:
         order = torch.randperm(len(labels), generator=generator)
         wrong = order[(evaluation.predictions[order] != labels[order])]
         right = order[(evaluation.predictions[order] == labels[order])]
-        chosen_wrong = wrong[: min(len(wrong), count // 2 if len(right) >= count - count // 2 else count)]
-        chosen = torch.cat([chosen_wrong, right[: count - len(chosen_wrong)]])
+        num_wrong = min(len(wrong), max(count // 2, count - len(right)))
+        chosen = torch.cat([wrong[:num_wrong], right[: count - num_wrong]])
         images = data.images[chosen.to(data.images.device)].cpu()
         samples = []
         for index, image in zip(chosen.tolist(), images):

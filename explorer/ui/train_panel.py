@@ -247,13 +247,13 @@ def start_training(*settings: Any) -> Iterator[tuple[Any, ...]]:
                        event.checkpoint_path)
                 continue
             history.append(event.to_dict())
+            if isinstance(event, EvalEvent):
+                continue  # the EpochEvent right after it shows the test accuracy
             now = time.monotonic()
-            if isinstance(event, (EvalEvent, EpochEvent)) or now - last_update >= UPDATE_SECONDS:
+            if isinstance(event, EpochEvent) or now - last_update >= UPDATE_SECONDS:
                 last_update = now
-                line = progress_status(event, start) if isinstance(event, StepEvent) else skip
-                if isinstance(event, EpochEvent):
-                    line = progress_status(event, start)
-                yield (line, curves_figure(history, started_at, gpu_started), skip, skip, skip, skip, skip)
+                yield (progress_status(event, start), curves_figure(history, started_at, gpu_started), skip, skip,
+                       skip, skip, skip)
     finally:
         events.close()  # Stop, a closed tab or an error: the engine's finally frees the run's memory
 
