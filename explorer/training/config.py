@@ -71,6 +71,9 @@ class TrainConfig:
     save_checkpoint: bool = True
     log_every: int = 10  # a StepEvent every this many steps (and at the end of each epoch)
     log_seconds: float | None = None  # also one when this many seconds passed since the last (a live UI)
+    # Stop training after this many seconds of wall time, then evaluate (a server's bound on one run; applies to
+    # single-process runs, since one rank stopping alone would leave the others waiting).
+    max_seconds: float | None = None
     num_samples: int = 16  # sample predictions in the DoneEvent (half wrong ones where there are)
 
     def __post_init__(self) -> None:
@@ -107,6 +110,8 @@ class TrainConfig:
         set_("log_every", check_int(self.log_every, "log_every", minimum=1, maximum=MAX_STEPS))
         if self.log_seconds is not None:
             set_("log_seconds", check_float(self.log_seconds, "log_seconds", minimum=0.0, maximum=3600.0))
+        if self.max_seconds is not None:
+            set_("max_seconds", check_float(self.max_seconds, "max_seconds", minimum=1.0, maximum=7 * 24 * 3600.0))
         set_("num_samples", check_int(self.num_samples, "num_samples", minimum=0, maximum=256))
 
     def _set(self, name: str, value: Any) -> None:

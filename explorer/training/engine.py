@@ -244,6 +244,7 @@ class _Run:
         evaluation: _Evaluation | None = None
         epoch_loss = epoch_acc = 0.0
         epochs_completed = 0
+        time_up = False
         for epoch in range(1, config.epochs + 1):
             train_model.train()
             loss_sum = torch.zeros((), device=device)
@@ -294,7 +295,7 @@ class _Run:
                     elapsed = time.perf_counter() - step_start
                     epoch_seconds += elapsed
                     train_seconds += elapsed
-                if self.step >= total_steps:
+                if self.step >= total_steps or self._time_up(config, context):
                     break
             evaluation = self._evaluate(model, test_data, pipeline, precision, num_classes)
             eval_seconds_estimate = evaluation.seconds
@@ -310,6 +311,9 @@ class _Run:
                 eta_s=self._eta(train_seconds, total_steps, epoch, eval_seconds_estimate, len(test_data)))
             if self.step >= total_steps:
                 break
+            if self._time_up(config, context):
+                time_up = True
+                break
 
         assert evaluation is not None  # at least one epoch ran
         confusion = evaluation.confusion
@@ -318,6 +322,8 @@ class _Run:
                      for k, total in enumerate(totals)]
         samples = self._samples(test_data, evaluation, config.num_samples)
         done_notes: list[str] = []
+        if time_up or (self._time_up(config, context) and epochs_completed < config.epochs):
+            done_notes.append(f"stopped at the time limit of {config.max_seconds:.0f} s per run")
         checkpoint_path = None
         metrics = {"test_acc": evaluation.accuracy, "test_loss": evaluation.loss, "train_acc": epoch_acc,
                    "train_loss": epoch_loss, "steps": self.step, "epochs_completed": epochs_completed}
@@ -337,6 +343,10 @@ class _Run:
             stopped_early=epochs_completed < config.epochs, notes=done_notes)
 
     # -- pieces ------------------------------------------------------------------------------------------------
+    def _time_up(self, config: TrainConfig, context: Any) -> bool:
+        return (config.max_seconds is not None and not context.enabled
+                and self._elapsed() >= config.max_seconds)
+
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -9,6 +9,7 @@ browser tab does the same).
 from __future__ import annotations
 
 import html
+import os
 import tempfile
 from dataclasses import asdict
 import time
@@ -25,6 +26,7 @@ from ..training.data import DATASETS, is_on_disk
 from ..training.engine import train
 from ..training.estimate import estimate_run
 from ..training.events import DoneEvent, EpochEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent
+from .zerogpu import gpu_task
 from ..training.recipes import matching_preset, published_recipe_info, short_recipe_info
 
 #: Seconds between live updates of the curves (epoch ends and the final results are always sent).
@@ -93,8 +95,9 @@ def build_train_panel(current_spec: gr.State) -> None:
     check_button.click(check_run, settings, status, concurrency_limit=1, concurrency_id="train",
                        api_visibility="private", show_progress="minimal")
     start_event = start_button.click(
-        start_training, settings, [status, curves, results, per_class, confusion, samples, checkpoint],
-        concurrency_limit=1, concurrency_id="train", api_visibility="private", show_progress="minimal")
+        gpu_task(start_training, duration=gpu_seconds), settings, [status, curves, results, per_class, confusion, samples, checkpoint],
+        concurrency_limit=1, concurrency_id="train", api_name="train", api_visibility="undocumented",
+        show_progress="minimal")
     stop_button.click(stopped_status, None, status, cancels=[start_event], **fast)
 
 
@@ -137,6 +140,27 @@ def describe_network(spec_dict: dict | None) -> str:
             f"and images are converted to {spec.in_channels} channel(s).{size_note}")
 
 
+def max_train_seconds() -> float:
+    """The longest one run may train on this server (``EXPLORER_MAX_TRAIN_SECONDS``, default 30 minutes)."""
+    try:
+        return min(max(float(os.environ.get("EXPLORER_MAX_TRAIN_SECONDS", "1800")), 10.0), 7 * 24 * 3600.0)
+    except ValueError:
+        return 1800.0
+
+
+def gpu_seconds(*settings: Any) -> float:
+    """ZeroGPU: the GPU time to ask for, from the requested run (measured on nothing: an upper estimate)."""
+    try:
+        spec, config = config_from_widgets(*settings)
+        estimate = estimate_run(spec, config, measure=False)
+        seconds = getattr(estimate, "seconds_per_epoch", None)
+        if seconds:
+            return 30 + config.epochs * float(seconds) * 1.5
+        return 60 + 30 * config.epochs
+    except Exception:  # noqa: BLE001 - the run itself reports bad settings
+        return 120
+
+
 def config_from_widgets(spec_dict: dict | None, recipe_kind: str, dataset: str, epochs: float | None,
                         batch_size: float | None, lr: float | None, optimizer: str, precision: str, device: str,
                         input_size: float | None, train_subset: float | None) -> tuple[Any, TrainConfig]:
@@ -155,7 +179,8 @@ def config_from_widgets(spec_dict: dict | None, recipe_kind: str, dataset: str, 
     changes: dict[str, Any] = dict(dataset=dataset, epochs=_whole(epochs, "epochs"),
                                    batch_size=_whole(batch_size, "batch_size"), optimizer=optimizer,
                                    lr=_number(lr, "lr"), precision=precision, device=device,
-                                   checkpoint_dir=str(CHECKPOINT_DIR), log_every=10, log_seconds=UPDATE_SECONDS)
+                                   checkpoint_dir=str(CHECKPOINT_DIR), log_every=10, log_seconds=UPDATE_SECONDS,
+                                   max_seconds=max_train_seconds())
     if input_size:
         changes["input_size"] = _whole(input_size, "input_size")
     if train_subset:
@@ -293,7 +318,8 @@ def progress_status(event: StepEvent | EpochEvent, start: StartEvent | None) -> 
 
 
 def done_status(event: DoneEvent) -> str:
-    stopped = " (stopped at max_steps)" if event.stopped_early else ""
+    stopped = " (stopped early: " + "; ".join(event.notes) + ")" if event.stopped_early and event.notes else (
+        " (stopped at max_steps)" if event.stopped_early else "")
     return (f"<progress value='1' max='1' style='width:100%'></progress><br>Done{stopped}: **test accuracy "
             f"{event.test_acc:.3f}** after {event.steps} steps in {_clock(event.elapsed_s)}.")
 
