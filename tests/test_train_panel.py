@@ -31,9 +31,17 @@ def test_panel_builds_inside_blocks() -> None:
     with gr.Blocks() as demo:
         state = gr.State(SPEC)
         train_panel.build_train_panel(state)
-    labels = {getattr(block, "label", None) for block in demo.blocks.values()}
-    assert {"Dataset", "Epochs", "Batch size", "Learning rate", "Optimizer", "Precision", "Device"} <= labels
-    assert "Use published recipe" in [getattr(block, "value", None) for block in demo.blocks.values()]
+    from explorer.ui.i18n import ZH, tr
+
+    def text(value):  # labels are gr.I18n keys; map them back to their English text
+        return getattr(value, "key", value)
+
+    labels = {text(getattr(block, "label", None)) for block in demo.blocks.values()}
+    names = ["Dataset", "Epochs", "Batch size", "Learning rate", "Optimizer", "Precision", "Device"]
+    assert {tr(name).key for name in names} <= labels
+    assert all(name in ZH for name in names)  # each has a Chinese translation
+    values = [text(getattr(block, "value", None)) for block in demo.blocks.values()]
+    assert tr("Use published recipe").key in values
 
 
 def test_start_streams_curves_then_results(checkpoint_folder: Path) -> None:

@@ -80,6 +80,14 @@ ZH: dict[str, str] = {
     # GPU panel
     "Utilisation": "利用率", "GPUs (as nvidia-smi shows them)": "GPU（与 nvidia-smi 显示的一致）", "Processes": "进程",
     "What do these columns mean?": "这些列是什么意思？",
+    # train panel
+    "Dataset": "数据集", "Epochs": "训练轮数", "Batch size": "批量大小", "Learning rate": "学习率",
+    "Optimizer": "优化器", "Precision": "精度", "auto: bf16 autocast where the hardware has it":
+        "auto：硬件支持时使用 bf16 自动混合精度", "Device": "设备", "Input size (0 = recipe's)": "输入尺寸（0 = 按配方）",
+    "Training examples (0 = all)": "训练样本数（0 = 全部）", "Short-run recipe": "短时训练配方",
+    "Use published recipe": "使用已发表的配方", "Check memory and time": "检查内存和时间", "Start": "开始",
+    "Stop": "停止", "Training curves": "训练曲线", "Per-class accuracy": "各类别准确率", "Confusion matrix": "混淆矩阵",
+    "Sample predictions": "样本预测", "Checkpoint (weights, spec, config, metrics)": "检查点（权重、规格、配置、指标）",
     # headline cards (rendered on the server)
     "MACs / image": "每张图乘加运算", "Parameter memory": "参数内存", "Training memory": "训练内存",
     "Receptive field": "感受野", "Output": "输出",

@@ -26,6 +26,7 @@ from ..training.data import DATASETS, is_on_disk
 from ..training.engine import train
 from ..training.estimate import estimate_run
 from ..training.events import DoneEvent, EpochEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent
+from .i18n import tr
 from .zerogpu import gpu_task
 from ..training.recipes import matching_preset, published_recipe_info, short_recipe_info
 
@@ -54,35 +55,35 @@ def build_train_panel(current_spec: gr.State) -> None:
     network = gr.Markdown(describe_network(current_spec.value), elem_id="train-network")
     short = short_recipe_info(None)
     with gr.Row():
-        dataset = gr.Dropdown(choices=dataset_choices(), value=default_dataset(), label="Dataset", scale=2)
-        epochs = gr.Number(value=short.config.epochs, label="Epochs", precision=0, minimum=1, maximum=100)
-        batch_size = gr.Number(value=short.config.batch_size, label="Batch size", precision=0, minimum=1,
+        dataset = gr.Dropdown(choices=dataset_choices(), value=default_dataset(), label=tr("Dataset"), scale=2)
+        epochs = gr.Number(value=short.config.epochs, label=tr("Epochs"), precision=0, minimum=1, maximum=100)
+        batch_size = gr.Number(value=short.config.batch_size, label=tr("Batch size"), precision=0, minimum=1,
                                maximum=4096)
-        lr = gr.Number(value=short.config.lr, label="Learning rate", minimum=0.0, maximum=10.0)
-        optimizer = gr.Dropdown(choices=["adam", "momentum", "sgd"], value=short.config.optimizer, label="Optimizer")
+        lr = gr.Number(value=short.config.lr, label=tr("Learning rate"), minimum=0.0, maximum=10.0)
+        optimizer = gr.Dropdown(choices=["adam", "momentum", "sgd"], value=short.config.optimizer, label=tr("Optimizer"))
     with gr.Row():
-        precision = gr.Dropdown(choices=["auto", "fp32", "bf16"], value=short.config.precision, label="Precision",
-                                info="auto: bf16 autocast where the hardware has it")
-        device = gr.Dropdown(choices=["auto", "cpu", "cuda"], value="auto", label="Device")
-        input_size = gr.Number(value=0, label="Input size (0 = recipe's)", precision=0, minimum=0, maximum=1024)
-        train_subset = gr.Number(value=0, label="Training examples (0 = all)", precision=0, minimum=0,
+        precision = gr.Dropdown(choices=["auto", "fp32", "bf16"], value=short.config.precision, label=tr("Precision"),
+                                info=tr("auto: bf16 autocast where the hardware has it"))
+        device = gr.Dropdown(choices=["auto", "cpu", "cuda"], value="auto", label=tr("Device"))
+        input_size = gr.Number(value=0, label=tr("Input size (0 = recipe's)"), precision=0, minimum=0, maximum=1024)
+        train_subset = gr.Number(value=0, label=tr("Training examples (0 = all)"), precision=0, minimum=0,
                                  maximum=1_000_000)
     recipe_kind = gr.State("short")
     recipe_note = gr.Markdown(short.summary, elem_id="train-recipe")
     with gr.Row():
-        short_button = gr.Button("Short-run recipe", size="sm")
-        published_button = gr.Button("Use published recipe", size="sm")
-        check_button = gr.Button("Check memory and time", size="sm")
-        start_button = gr.Button("Start", variant="primary")
-        stop_button = gr.Button("Stop", variant="stop")
+        short_button = gr.Button(tr("Short-run recipe"), size="sm")
+        published_button = gr.Button(tr("Use published recipe"), size="sm")
+        check_button = gr.Button(tr("Check memory and time"), size="sm")
+        start_button = gr.Button(tr("Start"), variant="primary")
+        stop_button = gr.Button(tr("Stop"), variant="stop")
     status = gr.Markdown("Ready.", elem_id="train-status")
-    curves = gr.Plot(label="Training curves")
+    curves = gr.Plot(label=tr("Training curves"))
     results = gr.Markdown(elem_id="train-results")
     with gr.Row():
-        per_class = gr.Plot(label="Per-class accuracy")
-        confusion = gr.Plot(label="Confusion matrix")
-    samples = gr.Plot(label="Sample predictions")
-    checkpoint = gr.File(label="Checkpoint (weights, spec, config, metrics)", interactive=False)
+        per_class = gr.Plot(label=tr("Per-class accuracy"))
+        confusion = gr.Plot(label=tr("Confusion matrix"))
+    samples = gr.Plot(label=tr("Sample predictions"))
+    checkpoint = gr.File(label=tr("Checkpoint (weights, spec, config, metrics)"), interactive=False)
 
     settings = [current_spec, recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, device,
                 input_size, train_subset]
