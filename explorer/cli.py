@@ -69,7 +69,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_training: bool = True) -> argparse.ArgumentParser:
+    """The CLI's parser. ``with_training=False`` lists ``train`` without importing PyTorch's training stack,
+    so light commands (``gpu``, ``presets``) start fast."""
     parser = argparse.ArgumentParser(prog="python -m explorer", description="CNN Architecture Explorer")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -91,13 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--input-size", type=int, default=None, help="override the spec's input size")
     export.set_defaults(func=cmd_export)
 
-    _add_optional_commands(commands)
+    _add_optional_commands(commands, with_training=with_training)
     return parser
 
 
-def _add_optional_commands(commands: argparse._SubParsersAction) -> None:
+def _add_optional_commands(commands: argparse._SubParsersAction, *, with_training: bool = True) -> None:
     """Commands whose modules register themselves (training, GPU monitor)."""
-    for module_name in ("explorer.training.cli", "explorer.gpu_cli"):
+    if not with_training:
+        commands.add_parser("train", help="train a network (python -m explorer train --help)")
+    for module_name in ("explorer.training.cli", "explorer.gpu_cli")[0 if with_training else 1:]:
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -108,7 +112,9 @@ def _add_optional_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    parser = build_parser(with_training=command == "train")
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
