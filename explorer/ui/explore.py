@@ -65,6 +65,7 @@ def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: s
                    chinese: bool = False) -> dict:
     """All outputs for a valid spec. The explanation is only rendered while its accordion is open."""
     analysis = analyze(spec, batch_size=batch_size)
+    token = encode_spec(spec)
     delta = ""
     if pinned:
         try:
@@ -81,8 +82,8 @@ def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: s
         panel.table: layer_rows(analysis),
         panel.explanation: explain(spec, analysis) if explain_open else gr.skip(),
         panel.current_spec: spec.to_dict(),
-        panel.rendered_key: _render_key(spec, batch_size, chart, log_scale, pinned),
-        panel.share_token: encode_spec(spec),
+        panel.rendered_key: _render_key(token, batch_size, chart, log_scale, pinned),
+        panel.share_token: token,
         panel.editors["g_table"]: gr.skip(),
     }
     if spec.family == "googlenet":
@@ -92,8 +93,9 @@ def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: s
     return updates
 
 
-def _render_key(spec: Spec, batch_size: int, chart: str, log_scale: bool, pinned: dict | None) -> str:
-    return f"{encode_spec(spec)}|{batch_size}|{chart}|{log_scale}|{pinned!r}"
+def _render_key(token: str, batch_size: int, chart: str, log_scale: bool, pinned: dict | None) -> str:
+    """What is on screen: the spec's share token plus the view settings."""
+    return f"{token}|{batch_size}|{chart}|{log_scale}|{pinned!r}"
 
 
 def _table_differs(shown: Any, derived: list[list[Any]]) -> bool:
@@ -160,7 +162,7 @@ def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, 
         spec = spec_from_values(draft.get("family", ""), draft)
     except SpecError as exc:
         return error_updates(panel, exc)
-    if _render_key(spec, batch, chart, log_scale, pinned) == rendered:
+    if _render_key(encode_spec(spec), batch, chart, log_scale, pinned) == rendered:
         updates = {component: gr.skip() for component in panel.result_outputs()}
         updates[panel.error] = gr.update(value="", visible=False)
         return updates
@@ -186,8 +188,9 @@ def show_spec(panel: ExplorePanel, spec: Spec, *, preset: str | None, batch_size
 
 
 def load_outputs(panel: ExplorePanel) -> list:
-    return [panel.family, panel.preset, panel.draft, *panel.groups.values(), *panel.editor_list(),
-            *panel.result_outputs()]
+    # The Inception table is both an editor and a result (its derived columns): list it once.
+    return list(dict.fromkeys([panel.family, panel.preset, panel.draft, *panel.groups.values(),
+                               *panel.editor_list(), *panel.result_outputs()]))
 
 
 # --- building the panel --------------------------------------------------------------------------------------
