@@ -140,7 +140,7 @@ def _analyze_cached(spec: ArchSpec, batch_size: int) -> Analysis:
             # On the meta device F.linear goes through the addmm decomposition (~1 ms per layer, a fifth of
             # VGG-16's analysis); its output shape is all torchinfo needs (MACs come from params x output size).
             module.forward = partial(_linear_shape, module)  # type: ignore[method-assign]
-    tracker = _ReceptiveFieldTracker(spec.input_size, names)
+    tracker = _ReceptiveFieldTracker(names)
     handle = torch.nn.modules.module.register_module_forward_hook(tracker.hook)
     try:
         input_size = (1, spec.in_channels, spec.input_size, spec.input_size)
@@ -207,12 +207,11 @@ class _ReceptiveFieldTracker:
     whole map they are given.
     """
 
-    def __init__(self, input_size: int, modules: Mapping[nn.Module, str]) -> None:
+    def __init__(self, modules: Mapping[nn.Module, str]) -> None:
         self.modules = modules  # the hook is global (one registration): ignore other models' modules
         self.by_tensor: dict[int, tuple[int, int]] = {}
         self.keep_alive: list[torch.Tensor] = []  # ids stay unique while the tensors live
         self.by_module: dict[nn.Module, tuple[int, int]] = {}
-        self.input_size = input_size
 
     def _lookup(self, tensor: Any) -> tuple[int, int]:
         if isinstance(tensor, torch.Tensor) and id(tensor) in self.by_tensor:
