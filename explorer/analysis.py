@@ -30,25 +30,80 @@ _KINDS = {
     "LocalResponseNorm": "lrn",
 }
 #: Layers whose output the backward pass does not need to keep (in-place or free to recompute).
-_NOT_SAVED = {"relu", "flatten", "dropout"}
+_NOT_SAVED = {"relu", "flatten", "dropout", "add"}
+
+
+#: Block kinds that are not part of the feature extractor (the headline receptive field ignores them).
+HEAD_KINDS = frozenset({"head", "aux"})
 
 
 @dataclass(frozen=True)
 class LayerAnalysis:
-    """One leaf layer, in execution order."""
+    """One leaf layer (or a block's merge of its branches), in execution order."""
 
-    name: str  # module path, e.g. "features.block3.conv2"
-    kind: str  # conv, linear, batchnorm, relu, maxpool, avgpool, flatten, dropout, lrn
-    block: str  # the block it belongs to, e.g. "block3", "inception4e", "head", "aux1"
+    name: str  # module path, e.g. "features.block3.conv2"; a merge row is "<block path>.concat" / ".add"
+    kind: str  # conv, linear, batchnorm, relu, maxpool, avgpool, flatten, dropout, lrn, concat, add
+    block: str  # the recorded block it belongs to, e.g. "block3", "inception4e", "head", "aux1"
     output_shape: tuple[int, ...]  # without the batch dimension
     params: int
     macs: int  # multiply-adds for one image (torchinfo's count)
     activation_bytes: int  # output size for one image, fp32
     receptive_field: int  # input pixels per side one output value can see
-    effective_stride: int  # input pixels between neighbouring outputs (the "jump")
+    effective_stride: int  # input pixels between neighbouring outputs (the cumulative "jump")
     kernel_size: int | None = None
-    stride: int | None = None
+    stride: int | None = None  # the layer's own stride
     groups: int = 1
+    input_shape: tuple[int, ...] = ()  # without the batch dimension
+    padding: int | None = None
+
+
+@dataclass(frozen=True)
+class BranchAnalysis:
+    """One of a block's parallel paths (an Inception branch, a residual block's shortcut)."""
+
+    name: str  # "branch1" ... or "main", "shortcut"
+    module: str
+    output_shape: tuple[int, ...]
+    params: int
+    macs: int
+    receptive_field: int
+    effective_stride: int
+
+    @property
+    def width(self) -> int:
+        """Output channels."""
+        return self.output_shape[0] if self.output_shape else 0
+
+
+@dataclass(frozen=True)
+class BlockAnalysis:
+    """One block as the builder recorded it, with every number measured on its modules."""
+
+    name: str  # e.g. "block3", "inception4e", "head"
+    kind: str  # stem, conv_block, conv_stage, pool, inception, residual, aux, head
+    modules: tuple[str, ...]  # its module paths
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]  # an Inception block's is the concatenation of its branches
+    params: int
+    macs: int
+    receptive_field: int  # of the block's output: the largest over parallel branches
+    effective_stride: int
+    layers: tuple[str, ...]  # names of its leaf layers, in order
+    branches: tuple[BranchAnalysis, ...] = ()
+    merge: str | None = None  # "concat" or "add" when there are branches
+
+    @property
+    def is_feature(self) -> bool:
+        """Whether the block belongs to the feature extractor (not a classifier head)."""
+        return self.kind not in HEAD_KINDS
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(modules=list(self.modules), input_shape=list(self.input_shape),
+                    output_shape=list(self.output_shape), layers=list(self.layers),
+                    branches=[{**asdict(branch), "output_shape": list(branch.output_shape), "width": branch.width}
+                              for branch in self.branches])
+        return data
 
 
 @dataclass(frozen=True)
@@ -62,9 +117,9 @@ class Analysis:
     total_params: int
     total_macs: int  # per image
     param_bytes: int
-    feature_receptive_field: int  # receptive field of the last feature layer (before the head)
+    feature_receptive_field: int  # receptive field of the last feature block's output (before the head)
     output_shape: tuple[int, ...]
-    blocks: tuple[str, ...] = field(default=())  # block names in order
+    blocks: tuple[BlockAnalysis, ...] = field(default=())  # the builder's record, in order
 
     @property
     def activation_bytes(self) -> int:
@@ -83,27 +138,39 @@ class Analysis:
         copies = 2 + OPTIMIZER_STATE_COPIES[optimizer]
         return copies * self.param_bytes + batch * self.saved_activation_bytes
 
+    def block(self, name: str) -> BlockAnalysis:
+        """The recorded block called ``name``; KeyError if there is none."""
+        for block in self.blocks:
+            if block.name == name:
+                return block
+        raise KeyError(name)
+
+    @property
+    def feature_blocks(self) -> tuple[BlockAnalysis, ...]:
+        return tuple(block for block in self.blocks if block.is_feature)
+
+    def layers_of(self, block: str) -> list[LayerAnalysis]:
+        """The leaf layers (and merge row) of one block."""
+        return [layer for layer in self.layers if layer.block == block]
+
     def block_totals(self) -> list[dict[str, Any]]:
-        """Parameters, MACs and output shape per block, in order."""
-        totals: dict[str, dict[str, Any]] = {}
-        for layer in self.layers:
-            entry = totals.setdefault(layer.block, {"block": layer.block, "params": 0, "macs": 0, "layers": 0})
-            entry["params"] += layer.params
-            entry["macs"] += layer.macs
-            entry["layers"] += 1
-            entry["output_shape"] = layer.output_shape
-        return list(totals.values())
+        """Parameters, MACs and input/output shape per block, in order (rows of the block record)."""
+        return [{"block": block.name, "kind": block.kind, "params": block.params, "macs": block.macs,
+                 "layers": len(block.layers), "input_shape": block.input_shape, "output_shape": block.output_shape}
+                for block in self.blocks]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: lists instead of tuples, derived totals included."""
         data = asdict(self)
         data["input_shape"] = list(self.input_shape)
         data["output_shape"] = list(self.output_shape)
-        data["blocks"] = list(self.blocks)
-        data["layers"] = [{**asdict(layer), "output_shape": list(layer.output_shape)} for layer in self.layers]
+        data["blocks"] = [block.to_dict() for block in self.blocks]
+        data["layers"] = [{**asdict(layer), "output_shape": list(layer.output_shape),
+                           "input_shape": list(layer.input_shape)} for layer in self.layers]
         data["activation_bytes"] = self.activation_bytes
         data["training_memory_bytes"] = self.training_memory_bytes()
-        data["block_totals"] = [{**row, "output_shape": list(row["output_shape"])} for row in self.block_totals()]
+        data["block_totals"] = [{**row, "input_shape": list(row["input_shape"]),
+                                 "output_shape": list(row["output_shape"])} for row in self.block_totals()]
         return data
 
 
@@ -149,8 +216,9 @@ def _analyze_cached(spec: ArchSpec, batch_size: int) -> Analysis:
     finally:
         handle.remove()
 
-    layers = []
-    last_feature_rf = 1
+    record = model.block_info
+    block_of = _block_lookup(record)
+    leaves = []
     for info in stats.summary_list:
         if not info.is_leaf_layer or not info.executed:
             continue
@@ -159,26 +227,77 @@ def _analyze_cached(spec: ArchSpec, batch_size: int) -> Analysis:
         kind = _KINDS.get(type(module).__name__, type(module).__name__.lower())
         output_shape = tuple(int(size) for size in info.output_size[1:])
         rf, jump = tracker.by_module.get(module, (0, 0))
-        path = name.split(".")
-        block = path[1] if path[0] == "features" and len(path) > 1 else path[0]
-        if path[0] == "features":
-            last_feature_rf = rf
-        kernel = getattr(module, "kernel_size", None)
-        stride = getattr(module, "stride", None)
-        layers.append(LayerAnalysis(
-            name=name, kind=kind, block=block, output_shape=output_shape, params=int(info.num_params),
+        leaves.append(LayerAnalysis(
+            name=name, kind=kind, block=block_of(name), output_shape=output_shape, params=int(info.num_params),
             macs=int(info.macs), activation_bytes=math.prod(output_shape) * FP32_BYTES,
             receptive_field=rf, effective_stride=jump,
-            kernel_size=_first(kernel), stride=_first(stride), groups=int(getattr(module, "groups", 1))))
+            kernel_size=_first(getattr(module, "kernel_size", None)), stride=_first(getattr(module, "stride", None)),
+            groups=int(getattr(module, "groups", 1)), input_shape=tracker.input_shapes.get(module, ()),
+            padding=_first(getattr(module, "padding", None)) if not isinstance(getattr(module, "padding", 0), str)
+            else None))
+    modules_by_name = dict(model.named_modules())
+    blocks, layers = [], []
+    for entry in record:
+        block_layers = [layer for layer in leaves if layer.block == entry["name"]]
+        blocks.append(_measure_block(entry, block_layers, modules_by_name, tracker))
+        layers += block_layers
+        if entry.get("merge"):
+            block = blocks[-1]
+            layers.append(LayerAnalysis(
+                name=f"{block.modules[0]}.{block.merge}", kind=block.merge, block=block.name,
+                output_shape=block.output_shape, params=0, macs=0,
+                activation_bytes=math.prod(block.output_shape) * FP32_BYTES, receptive_field=block.receptive_field,
+                effective_stride=block.effective_stride, input_shape=block.input_shape))
+    unrecorded = [layer.name for layer in leaves if layer.block == ""]
+    if unrecorded:  # a builder that forgot a block would silently lose its layers
+        raise RuntimeError(f"layers outside every recorded block: {', '.join(unrecorded[:5])}")
     total_params = sum(parameter.numel() for parameter in model.parameters())
-    blocks = tuple(dict.fromkeys(layer.block for layer in layers))
+    features = [block for block in blocks if block.is_feature]
     return Analysis(
         family=spec.family, input_shape=(spec.in_channels, spec.input_size, spec.input_size),
         batch_size=batch_size, layers=tuple(layers), total_params=total_params,
         total_macs=int(stats.total_mult_adds), param_bytes=total_params * FP32_BYTES,
-        feature_receptive_field=last_feature_rf,
-        output_shape=tuple(layer for layer in layers if not layer.block.startswith("aux"))[-1].output_shape,
-        blocks=blocks)
+        feature_receptive_field=features[-1].receptive_field if features else 1,
+        output_shape=next(block for block in reversed(blocks) if block.kind == "head").output_shape,
+        blocks=tuple(blocks))
+
+
+def _block_lookup(record: list[dict]):  # noqa: ANN202 - Callable[[str], str]
+    """Module path -> name of the recorded block that contains it ("" for none)."""
+    prefixes = [(path, entry["name"]) for entry in record for path in entry["modules"]]
+
+    def block_of(name: str) -> str:
+        for path, block in prefixes:
+            if name == path or name.startswith(path + "."):
+                return block
+        return ""
+
+    return block_of
+
+
+def _measure_block(entry: dict, layers: list[LayerAnalysis], modules: Mapping[str, nn.Module],
+                   tracker: "_ReceptiveFieldTracker") -> BlockAnalysis:
+    first, last = modules[entry["modules"][0]], modules[entry["modules"][-1]]
+    params = sum(parameter.numel() for path in entry["modules"] for parameter in modules[path].parameters())
+    rf, jump = tracker.by_module.get(last, (0, 0))
+    branches = []
+    for branch in entry.get("branches", ()):
+        module = modules[branch["module"]]
+        branch_layers = [layer for layer in layers if layer.name.startswith(branch["module"] + ".")
+                         or layer.name == branch["module"]]
+        branch_rf, branch_jump = tracker.by_module.get(module, (0, 0))
+        branches.append(BranchAnalysis(
+            name=branch["name"], module=branch["module"], output_shape=tracker.output_shapes.get(module, ()),
+            params=sum(parameter.numel() for parameter in module.parameters()),
+            macs=sum(layer.macs for layer in branch_layers), receptive_field=branch_rf,
+            effective_stride=branch_jump))
+    if branches:  # the merged output sees what its widest branch sees
+        rf = max(rf, *(branch.receptive_field for branch in branches))
+    return BlockAnalysis(
+        name=entry["name"], kind=entry["kind"], modules=tuple(entry["modules"]),
+        input_shape=tracker.input_shapes.get(first, ()), output_shape=tracker.output_shapes.get(last, ()),
+        params=params, macs=sum(layer.macs for layer in layers), receptive_field=rf, effective_stride=jump,
+        layers=tuple(layer.name for layer in layers), branches=tuple(branches), merge=entry.get("merge"))
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -212,6 +331,8 @@ class _ReceptiveFieldTracker:
         self.by_tensor: dict[int, tuple[int, int]] = {}
         self.keep_alive: list[torch.Tensor] = []  # ids stay unique while the tensors live
         self.by_module: dict[nn.Module, tuple[int, int]] = {}
+        self.input_shapes: dict[nn.Module, tuple[int, ...]] = {}  # without the batch dimension
+        self.output_shapes: dict[nn.Module, tuple[int, ...]] = {}
 
     def _lookup(self, tensor: Any) -> tuple[int, int]:
         if isinstance(tensor, torch.Tensor) and id(tensor) in self.by_tensor:
@@ -221,6 +342,9 @@ class _ReceptiveFieldTracker:
     def hook(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         if module not in self.modules or not isinstance(output, torch.Tensor):
             return
+        if args and isinstance(args[0], torch.Tensor):
+            self.input_shapes[module] = tuple(int(size) for size in args[0].shape[1:])
+        self.output_shapes[module] = tuple(int(size) for size in output.shape[1:])
         children = list(module.children())
         if children:
             if id(output) not in self.by_tensor:

@@ -93,7 +93,7 @@ def test_every_preset_is_consistent(name: str) -> None:
     assert analysis.total_params == spec.planned_params() == sum(entry.params for entry in analysis.layers)
     assert analysis.total_macs == sum(entry.macs for entry in analysis.layers)
     assert all(entry.activation_bytes == 4 * _prod(entry.output_shape) for entry in analysis.layers)
-    assert list(analysis.blocks) == list(dict.fromkeys(entry.block for entry in analysis.layers))
+    assert [block.name for block in analysis.blocks] == list(dict.fromkeys(entry.block for entry in analysis.layers))
     # The arithmetic plan's convolution outputs are the analysed ones, in order.
     planned = [planned.out_shape for planned in spec.planned_layers() if planned.operation.endswith(" conv")]
     analysed = [entry.output_shape for entry in analysis.layers if entry.kind == "conv"]

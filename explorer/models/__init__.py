@@ -1,4 +1,8 @@
-"""One entry point, :func:`build_model`, turns any spec into an ``nn.Module`` that returns logits."""
+"""One entry point, :func:`build_model`, turns any spec into an ``nn.Module`` that returns logits.
+
+Each family's model class takes plain arguments (``spec.model_kwargs()``) and imports only torch, so the
+exported ``.py`` files are this code itself.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -6,13 +10,10 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ..specs import AlexNetSpec, ArchSpec, GoogLeNetSpec, NiNSpec, VGGSpec, parse_spec
-from .alexnet import build_alexnet
-from .googlenet import GoogLeNet, GoogLeNetOutputs, build_googlenet
-from .nin import build_nin
-from .vgg import build_vgg
-
-_BUILDERS = {VGGSpec: build_vgg, GoogLeNetSpec: build_googlenet, NiNSpec: build_nin, AlexNetSpec: build_alexnet}
+from ..families import family_of
+from ..specs import ArchSpec, parse_spec
+from .googlenet import GoogLeNet, GoogLeNetOutputs
+from .layers import RecordedNet
 
 
 def build_model(spec: ArchSpec | Mapping[str, Any] | str, *, device: torch.device | str | None = None) -> nn.Module:
@@ -23,16 +24,16 @@ def build_model(spec: ArchSpec | Mapping[str, Any] | str, *, device: torch.devic
         device: where to create the parameters; ``"meta"`` builds shapes only, with no weight memory.
     """
     spec = parse_spec(spec)
-    builder = _BUILDERS[type(spec)]
+    model_class = family_of(spec).model_class()
     if device is None:
-        return builder(spec)
+        return model_class(**spec.model_kwargs())
     with torch.device(device):
-        return builder(spec)
+        return model_class(**spec.model_kwargs())
 
 
-def main_logits(output: torch.Tensor | GoogLeNetOutputs) -> torch.Tensor:
-    """The main classifier's logits, whatever the model returned."""
-    return output.logits if isinstance(output, GoogLeNetOutputs) else output
+def main_logits(output: torch.Tensor | tuple) -> torch.Tensor:
+    """The main classifier's logits, whatever the model returned (a tensor, or logits first in a tuple)."""
+    return output[0] if isinstance(output, tuple) else output
 
 
-__all__ = ["GoogLeNet", "GoogLeNetOutputs", "build_model", "main_logits"]
+__all__ = ["GoogLeNet", "GoogLeNetOutputs", "RecordedNet", "build_model", "main_logits"]

@@ -1,4 +1,4 @@
-"""Small building blocks shared by the family builders."""
+"""Small building blocks shared by the family builders. Imports only torch, so that exports can copy it."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -40,13 +40,41 @@ def mlp_head(in_features: int, widths: tuple[int, ...], num_classes: int, dropou
     return layers
 
 
-class ClassicCNN(nn.Module):
-    """A network as ``features`` (named blocks) then ``head``; analysis groups layers by those block names."""
+class RecordedNet(nn.Module):
+    """A network that records its blocks while it builds them (like timm's ``feature_info``).
 
-    def __init__(self, features: nn.Sequential, head: nn.Sequential) -> None:
+    ``block_info`` lists, in execution order, one dict per block: ``name``, ``kind`` (stem, conv_block, pool,
+    inception, residual, aux, head, ...), ``modules`` (their paths in ``named_modules()``), and for blocks with
+    parallel paths ``branches`` (a list of ``{"name", "module"}``) and ``merge`` ("concat" or "add").
+    The analysis measures every number of a block from the module this record names.
+    """
+
+    def __init__(self) -> None:
         super().__init__()
-        self.features = features
+        self.block_info: list[dict] = []
+
+    def record_block(self, name: str, kind: str, module: str | tuple[str, ...], *,
+                     branches: tuple[tuple[str, str], ...] = (), merge: str | None = None) -> None:
+        """Record a block made of one module (or of consecutive top-level modules, as torchvision's ResNet stem)."""
+        modules = [module] if isinstance(module, str) else list(module)
+        entry: dict = {"name": name, "kind": kind, "modules": modules}
+        if branches:
+            entry["branches"] = [{"name": branch, "module": path} for branch, path in branches]
+            entry["merge"] = merge
+        self.block_info.append(entry)
+
+
+class ClassicCNN(RecordedNet):
+    """A network as ``features`` (named blocks) then ``head``."""
+
+    def add_feature_block(self, name: str, kind: str, block: nn.Module) -> None:
+        """Append a block to ``features`` and record it."""
+        self.features.add_module(name, block)
+        self.record_block(name, kind, f"features.{name}")
+
+    def set_head(self, head: nn.Sequential) -> None:
         self.head = head
+        self.record_block("head", "head", "head")
 
     def forward_features(self, x):  # noqa: ANN001, ANN201 - torch.Tensor in, torch.Tensor out
         return self.features(x)

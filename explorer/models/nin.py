@@ -1,11 +1,10 @@
-"""NiNSpec -> nn.Module, following d2l's ``nin_block`` layout."""
+"""NiN as d2l's ``nin_block`` layout builds it: kxk conv + 1x1 "mlpconv" blocks and a global-average head."""
 from __future__ import annotations
 
 from collections import OrderedDict
 
 from torch import nn
 
-from ..specs import NiNSpec
 from .layers import ClassicCNN
 
 
@@ -23,22 +22,29 @@ def nin_block(in_channels: int, out_channels: int, kernel_size: int, stride: int
     return layers
 
 
-def build_nin(spec: NiNSpec) -> ClassicCNN:
-    blocks: OrderedDict[str, nn.Module] = OrderedDict()
-    channels = spec.in_channels
-    for index, block in enumerate(spec.blocks, 1):
-        layers = nin_block(channels, block.out_channels, block.kernel_size, block.stride, block.padding,
-                           block.one_by_one_channels)
-        layers["pool"] = nn.MaxPool2d(spec.pool_kernel, stride=spec.pool_stride)
-        blocks[f"nin{index}"] = nn.Sequential(layers)
-        channels = block.one_by_one_channels[-1]
+class NiN(ClassicCNN):
+    """NiN from plain arguments (``NiNSpec.model_kwargs()`` supplies them).
 
-    head: OrderedDict[str, nn.Module] = OrderedDict()
-    if spec.dropout > 0:
-        head["dropout"] = nn.Dropout(spec.dropout)
-    # The classifier is a NiN block with one channel per class; global average pooling replaces FC layers.
-    kernel = spec.head_kernel_size
-    head.update(nin_block(channels, spec.num_classes, kernel, 1, kernel // 2, (spec.num_classes,) * 2))
-    head["avgpool"] = nn.AdaptiveAvgPool2d(1)
-    head["flatten"] = nn.Flatten(1)
-    return ClassicCNN(nn.Sequential(blocks), nn.Sequential(head))
+    Args:
+        blocks: ``(out_channels, kernel_size, stride, padding, one_by_one_channels)`` per feature block.
+    """
+
+    def __init__(self, *, blocks: tuple[tuple[int, int, int, int, tuple[int, ...]], ...], in_channels: int,
+                 num_classes: int, pool_kernel: int, pool_stride: int, dropout: float, head_kernel_size: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential()
+        channels = in_channels
+        for index, (out_channels, kernel, stride, padding, one_by_one) in enumerate(blocks, 1):
+            layers = nin_block(channels, out_channels, kernel, stride, padding, one_by_one)
+            layers["pool"] = nn.MaxPool2d(pool_kernel, stride=pool_stride)
+            self.add_feature_block(f"nin{index}", "conv_block", nn.Sequential(layers))
+            channels = one_by_one[-1]
+
+        head: OrderedDict[str, nn.Module] = OrderedDict()
+        if dropout > 0:
+            head["dropout"] = nn.Dropout(dropout)
+        # The classifier is a NiN block with one channel per class; global average pooling replaces FC layers.
+        head.update(nin_block(channels, num_classes, head_kernel_size, 1, head_kernel_size // 2, (num_classes,) * 2))
+        head["avgpool"] = nn.AdaptiveAvgPool2d(1)
+        head["flatten"] = nn.Flatten(1)
+        self.set_head(nn.Sequential(head))

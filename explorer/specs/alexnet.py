@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from . import budget
 from .base import ArchSpec
@@ -75,9 +76,25 @@ class AlexNetSpec(ArchSpec):
     def pool_window(self) -> tuple[int, int]:
         return (3, 2) if self.overlapping_pool else (2, 2)
 
+    def conv_geometry(self) -> tuple[tuple[int, int, int], ...]:
+        """(kernel, stride, padding) of the five convs."""
+        return ((self.conv1_kernel, self.conv1_stride, self.conv1_padding), (5, 1, 2), (3, 1, 1), (3, 1, 1),
+                (3, 1, 1))
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The arguments of ``explorer.models.alexnet.AlexNet`` (plain literals)."""
+        convs = tuple((width, kernel, stride, padding, self.conv_groups(index))
+                      for index, ((kernel, stride, padding), width) in
+                      enumerate(zip(self.conv_geometry(), self.conv_channels), 1))
+        # PyTorch divides alpha by the window size (the paper does not), so pass alpha * n.
+        lrn = (self.lrn_size, self.lrn_alpha * self.lrn_size, self.lrn_beta, self.lrn_k) if self.lrn else None
+        flat_features = next(layer.out_shape[0] for layer in self.planned_layers() if layer.operation == "flatten")
+        return dict(convs=convs, in_channels=self.in_channels, num_classes=self.num_classes, lrn=lrn,
+                    pool_window=self.pool_window, avgpool_size=self.avgpool_size, flat_features=flat_features,
+                    hidden_sizes=self.hidden_sizes, dropout=self.dropout)
+
     def _plan(self, planner: Planner) -> None:
-        kernels = ((self.conv1_kernel, self.conv1_stride, self.conv1_padding), (5, 1, 2), (3, 1, 1), (3, 1, 1),
-                   (3, 1, 1))
+        kernels = self.conv_geometry()
         pool_kernel, pool_stride = self.pool_window
         for conv, ((kernel, stride, padding), channels) in enumerate(zip(kernels, self.conv_channels), 1):
             planner.conv(f"conv{conv}", channels, kernel, stride, padding, groups=self.conv_groups(conv))

@@ -14,7 +14,8 @@ from .fields import check_bool, check_choice, check_float, check_int, check_int_
 INCEPTION_NAMES = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
 INCEPTION_FIELDS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
 POOL_AFTER = {"3b", "4e"}
-STAGE_POOL_BEFORE = {"3a", "4a", "5a"}  # the max-pool that opens each stage
+STAGE_POOL_BEFORE = ("3a", "4a", "5a")  # the max-pool that opens each stage (3a's is the stem's pool1)
+AUX_AFTER = ("4a", "4d")  # the blocks whose outputs the two aux classifiers read
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,16 @@ class GoogLeNetSpec(ArchSpec):
             return 3, 2, 1, False
         return (2, 2, 0, True) if name == "5a" else (3, 2, 0, True)
 
+    def model_kwargs(self) -> dict[str, Any]:
+        """The arguments of ``explorer.models.googlenet.GoogLeNet`` (plain literals)."""
+        return dict(inceptions=tuple((name, block.as_tuple()) for name, block in zip(INCEPTION_NAMES, self.inceptions)),
+                    in_channels=self.in_channels, num_classes=self.num_classes, stem_channels=self.stem_channels,
+                    batch_norm=self.batch_norm, wide_kernel=self.ch5x5_kernel,
+                    stage_pools={name: self.stage_pool(name) for name in INCEPTION_NAMES
+                                 if name in STAGE_POOL_BEFORE},
+                    pool_ceil=self.pool_mode == "ceil", aux_after=AUX_AFTER, aux_logits=self.aux_logits,
+                    dropout=self.dropout, aux_dropout=self.aux_dropout)
+
     def _conv(self, planner: Planner, where: str, out_channels: int, kernel: int, stride: int = 1,
               padding: int = 0) -> None:
         planner.conv(where, out_channels, kernel, stride, padding, bias=not self.batch_norm)
@@ -160,7 +171,7 @@ class GoogLeNetSpec(ArchSpec):
             planner.pool(where, 3, 1, 1, ceil_mode=self.pool_mode == "ceil")
             self._conv(planner, where, block.pool_proj, 1)
             planner.channels = block.out_channels
-            if self.aux_logits and name in ("4a", "4d"):
+            if self.aux_logits and name in AUX_AFTER:
                 self._plan_aux(planner, f"aux classifier after {name}")
         planner.adaptive_pool("head", 1)
         planner.flatten("head")

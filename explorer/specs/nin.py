@@ -87,6 +87,13 @@ class NiNSpec(ArchSpec):
         self._set("head_kernel_size", check_int(self.head_kernel_size, "head_kernel_size", minimum=1,
                                                 maximum=budget.MAX_KERNEL))
 
+    def model_kwargs(self) -> dict[str, Any]:
+        """The arguments of ``explorer.models.nin.NiN`` (plain literals)."""
+        return dict(blocks=tuple((block.out_channels, block.kernel_size, block.stride, block.padding,
+                                  block.one_by_one_channels) for block in self.blocks),
+                    in_channels=self.in_channels, num_classes=self.num_classes, pool_kernel=self.pool_kernel,
+                    pool_stride=self.pool_stride, dropout=self.dropout, head_kernel_size=self.head_kernel_size)
+
     def _plan(self, planner: Planner) -> None:
         for index, block in enumerate(self.blocks, 1):
             where = f"NiN block {index}"

@@ -86,6 +86,14 @@ class VGGSpec(ArchSpec):
             return self.avgpool_size
         return max(self.input_size >> len(self.conv_arch), 1)
 
+    def model_kwargs(self) -> dict[str, Any]:
+        """The arguments of ``explorer.models.vgg.VGG`` (plain literals)."""
+        return dict(blocks=tuple((num_convs, width) for (num_convs, _), width in
+                                 zip(self.conv_arch, self.block_channels)),
+                    in_channels=self.in_channels, num_classes=self.num_classes, hidden_sizes=self.hidden_sizes,
+                    dropout=self.dropout, batch_norm=self.batch_norm, avgpool_size=self.avgpool_size,
+                    fc_as_conv=self.fc_as_conv, classifier_kernel=self.classifier_kernel())
+
     def _plan(self, planner: Planner) -> None:
         for block_index, ((num_convs, _), channels) in enumerate(zip(self.conv_arch, self.block_channels), 1):
             for conv_index in range(1, num_convs + 1):
