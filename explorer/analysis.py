@@ -62,7 +62,7 @@ class BranchAnalysis:
     """One of a block's parallel paths (an Inception branch, a residual block's shortcut)."""
 
     name: str  # "branch1" ... or "main", "shortcut"
-    module: str
+    modules: tuple[str, ...]  # empty for an identity shortcut
     output_shape: tuple[int, ...]
     params: int
     macs: int
@@ -101,7 +101,8 @@ class BlockAnalysis:
         data = asdict(self)
         data.update(modules=list(self.modules), input_shape=list(self.input_shape),
                     output_shape=list(self.output_shape), layers=list(self.layers),
-                    branches=[{**asdict(branch), "output_shape": list(branch.output_shape), "width": branch.width}
+                    branches=[{**asdict(branch), "modules": list(branch.modules),
+                               "output_shape": list(branch.output_shape), "width": branch.width}
                               for branch in self.branches])
         return data
 
@@ -280,22 +281,27 @@ def _measure_block(entry: dict, layers: list[LayerAnalysis], modules: Mapping[st
     first, last = modules[entry["modules"][0]], modules[entry["modules"][-1]]
     params = sum(parameter.numel() for path in entry["modules"] for parameter in modules[path].parameters())
     rf, jump = tracker.by_module.get(last, (0, 0))
+    input_shape = tracker.input_shapes.get(first, ())
     branches = []
     for branch in entry.get("branches", ()):
-        module = modules[branch["module"]]
-        branch_layers = [layer for layer in layers if layer.name.startswith(branch["module"] + ".")
-                         or layer.name == branch["module"]]
-        branch_rf, branch_jump = tracker.by_module.get(module, (0, 0))
+        paths = branch["modules"]
+        branch_layers = [layer for layer in layers if any(layer.name == path or layer.name.startswith(path + ".")
+                                                          for path in paths)]
+        if paths:
+            end = modules[paths[-1]]
+            shape, (branch_rf, branch_jump) = tracker.output_shapes.get(end, ()), tracker.by_module.get(end, (0, 0))
+        else:  # the identity: what the block was given
+            shape, (branch_rf, branch_jump) = input_shape, tracker.input_fields.get(first, (1, 1))
         branches.append(BranchAnalysis(
-            name=branch["name"], module=branch["module"], output_shape=tracker.output_shapes.get(module, ()),
-            params=sum(parameter.numel() for parameter in module.parameters()),
+            name=branch["name"], modules=tuple(paths), output_shape=shape,
+            params=sum(parameter.numel() for path in paths for parameter in modules[path].parameters()),
             macs=sum(layer.macs for layer in branch_layers), receptive_field=branch_rf,
             effective_stride=branch_jump))
     if branches:  # the merged output sees what its widest branch sees
         rf = max(rf, *(branch.receptive_field for branch in branches))
     return BlockAnalysis(
         name=entry["name"], kind=entry["kind"], modules=tuple(entry["modules"]),
-        input_shape=tracker.input_shapes.get(first, ()), output_shape=tracker.output_shapes.get(last, ()),
+        input_shape=input_shape, output_shape=tracker.output_shapes.get(last, ()),
         params=params, macs=sum(layer.macs for layer in layers), receptive_field=rf, effective_stride=jump,
         layers=tuple(layer.name for layer in layers), branches=tuple(branches), merge=entry.get("merge"))
 
@@ -333,6 +339,7 @@ class _ReceptiveFieldTracker:
         self.by_module: dict[nn.Module, tuple[int, int]] = {}
         self.input_shapes: dict[nn.Module, tuple[int, ...]] = {}  # without the batch dimension
         self.output_shapes: dict[nn.Module, tuple[int, ...]] = {}
+        self.input_fields: dict[nn.Module, tuple[int, int]] = {}  # (receptive field, jump) of the input
 
     def _lookup(self, tensor: Any) -> tuple[int, int]:
         if isinstance(tensor, torch.Tensor) and id(tensor) in self.by_tensor:
@@ -344,6 +351,7 @@ class _ReceptiveFieldTracker:
             return
         if args and isinstance(args[0], torch.Tensor):
             self.input_shapes[module] = tuple(int(size) for size in args[0].shape[1:])
+            self.input_fields[module] = self._lookup(args[0])
         self.output_shapes[module] = tuple(int(size) for size in output.shape[1:])
         children = list(module.children())
         if children:

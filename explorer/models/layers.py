@@ -45,7 +45,7 @@ class RecordedNet(nn.Module):
 
     ``block_info`` lists, in execution order, one dict per block: ``name``, ``kind`` (stem, conv_block, pool,
     inception, residual, aux, head, ...), ``modules`` (their paths in ``named_modules()``), and for blocks with
-    parallel paths ``branches`` (a list of ``{"name", "module"}``) and ``merge`` ("concat" or "add").
+    parallel paths ``branches`` (a list of ``{"name", "modules"}``) and ``merge`` ("concat" or "add").
     The analysis measures every number of a block from the module this record names.
     """
 
@@ -54,12 +54,16 @@ class RecordedNet(nn.Module):
         self.block_info: list[dict] = []
 
     def record_block(self, name: str, kind: str, module: str | tuple[str, ...], *,
-                     branches: tuple[tuple[str, str], ...] = (), merge: str | None = None) -> None:
-        """Record a block made of one module (or of consecutive top-level modules, as torchvision's ResNet stem)."""
+                     branches: tuple[tuple[str, str | tuple[str, ...]], ...] = (), merge: str | None = None) -> None:
+        """Record a block made of one module (or of consecutive modules, as torchvision's ResNet stem).
+
+        A branch is ``(name, module path or paths)``; no paths means the identity (a residual shortcut).
+        """
         modules = [module] if isinstance(module, str) else list(module)
         entry: dict = {"name": name, "kind": kind, "modules": modules}
         if branches:
-            entry["branches"] = [{"name": branch, "module": path} for branch, path in branches]
+            entry["branches"] = [{"name": branch, "modules": [paths] if isinstance(paths, str) else list(paths)}
+                                 for branch, paths in branches]
             entry["merge"] = merge
         self.block_info.append(entry)
 
