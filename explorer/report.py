@@ -31,15 +31,28 @@ def format_summary(analysis: Analysis, *, title: str = "", batch_size: int | Non
                    hide: tuple[str, ...] = ("relu", "dropout")) -> str:
     """A per-layer table plus totals. Layers of the kinds in ``hide`` are left out of the table only."""
     batch = analysis.batch_size if batch_size is None else batch_size
-    header = f"{'layer':<34} {'kind':<9} {'output':>16} {'params':>13} {'MACs':>15} {'RF':>5} {'stride':>6}"
+    header = (f"{'layer':<34} {'kind':<9} {'input':>14} {'output':>14} {'params':>13} {'MACs':>15} {'RF':>5} "
+              f"{'stride':>6}")
     lines = [title] if title else []
     lines += [f"input {shape_text(analysis.input_shape)}", header, "-" * len(header)]
     for layer in analysis.layers:
         if layer.kind in hide:
             continue
-        lines.append(f"{layer.name:<34.34} {layer.kind:<9} {shape_text(layer.output_shape):>16} "
-                     f"{layer.params:>13,} {layer.macs:>15,} {layer.receptive_field:>5} {layer.effective_stride:>6}")
+        lines.append(f"{layer.name:<34.34} {layer.kind:<9} {shape_text(layer.input_shape):>14} "
+                     f"{shape_text(layer.output_shape):>14} {layer.params:>13,} {layer.macs:>15,} "
+                     f"{layer.receptive_field:>5} {layer.effective_stride:>6}")
     lines.append("-" * len(header))
+    lines += ["", "blocks (as the builder recorded them; RF and stride of each block's output)"]
+    block_header = (f"{'block':<14} {'kind':<11} {'input':>14} {'output':>14} {'params':>13} {'MACs':>15} "
+                    f"{'RF':>5} {'stride':>6}  branches (width, RF)")
+    lines += [block_header, "-" * len(block_header)]
+    for block in analysis.blocks:
+        branches = ", ".join(f"{branch.name} {branch.width} ({branch.receptive_field})" for branch in block.branches)
+        lines.append(f"{block.name:<14.14} {block.kind:<11} {shape_text(block.input_shape):>14} "
+                     f"{shape_text(block.output_shape):>14} {block.params:>13,} {block.macs:>15,} "
+                     f"{block.receptive_field:>5} {block.effective_stride:>6}  {branches}".rstrip())
+    lines.append("-" * len(block_header))
+    last_feature = analysis.feature_blocks[-1].name if analysis.feature_blocks else "input"
     lines += [
         f"total params            {analysis.total_params:,} ({human_count(analysis.total_params)})",
         f"total MACs (per image)  {analysis.total_macs:,} ({human_count(analysis.total_macs)})",
@@ -47,7 +60,7 @@ def format_summary(analysis: Analysis, *, title: str = "", batch_size: int | Non
         f"activations (per image) {human_bytes(analysis.activation_bytes)}",
         f"training memory, batch {batch}: {human_bytes(analysis.training_memory_bytes(batch))} "
         "(weights + grads + Adam state + saved activations, fp32)",
-        f"receptive field of the last feature layer: {analysis.feature_receptive_field} px",
+        f"receptive field of the last feature block ({last_feature}): {analysis.feature_receptive_field} px",
         f"output {shape_text(analysis.output_shape)}",
     ]
     return "\n".join(lines)

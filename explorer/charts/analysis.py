@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 from ..analysis import Analysis, LayerAnalysis
 from ..report import human_bytes, human_count, shape_text
 
-#: Layers worth a point on the shape-flow and cost charts.
-_SHAPE_KINDS = {"conv", "maxpool", "avgpool", "linear", "flatten"}
+#: Layers worth a point on the shape-flow chart (merges are an Inception block's concatenated output).
+_SHAPE_KINDS = {"conv", "maxpool", "avgpool", "linear", "flatten", "concat", "add"}
 _PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC",
             "#EECA3B")
 _MARGIN = dict(l=60, r=20, t=40, b=40)
@@ -50,20 +50,28 @@ def params_chart(analysis: Analysis, *, log_scale: bool = False) -> go.Figure:
     return fig
 
 
-def macs_chart(analysis: Analysis) -> go.Figure:
+def macs_chart(analysis: Analysis, *, log_scale: bool = False) -> go.Figure:
     """Multiply-adds per layer for one image."""
     layers = [layer for layer in analysis.layers if layer.macs > 0]
     fig = go.Figure(go.Bar(x=[_short_name(layer) for layer in layers], y=[layer.macs for layer in layers],
                            marker_color=_block_colors(layers), hovertext=[_hover(layer) for layer in layers],
                            hoverinfo="text"))
     return _layout(fig, f"MACs per layer (total {human_count(analysis.total_macs)} per image)",
-                   yaxis=dict(title="multiply-adds"), xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45))
+                   yaxis=dict(title="multiply-adds", type="log" if log_scale else "linear"),
+                   xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45))
 
 
-def shape_flow_chart(analysis: Analysis) -> go.Figure:
+def main_path(analysis: Analysis) -> list[LayerAnalysis]:
+    """The layers the main signal passes through: no aux heads, and a block with parallel branches only by its
+    merged output (an Inception block's concatenation, a residual block's sum)."""
+    kinds = {block.name: block.kind for block in analysis.blocks}
+    in_branch = {layer for block in analysis.blocks if block.branches for layer in block.layers}
+    return [layer for layer in analysis.layers if kinds.get(layer.block) != "aux" and layer.name not in in_branch]
+
+
+def shape_flow_chart(analysis: Analysis, *, log_scale: bool = True) -> go.Figure:
     """Channels (bars) and spatial size (line, right axis) along the network's main path."""
-    layers = [layer for layer in analysis.layers
-              if layer.kind in _SHAPE_KINDS and not layer.block.startswith("aux") and "branch" not in layer.name]
+    layers = [layer for layer in main_path(analysis) if layer.kind in _SHAPE_KINDS]
     names = [_short_name(layer) for layer in layers]
     channels = [layer.output_shape[0] for layer in layers]
     spatial = [layer.output_shape[1] if len(layer.output_shape) == 3 else None for layer in layers]
@@ -74,8 +82,10 @@ def shape_flow_chart(analysis: Analysis) -> go.Figure:
     fig.add_trace(go.Scatter(x=names, y=spatial, name="spatial size (px)", yaxis="y2", mode="lines+markers",
                              line=dict(color="#F58518"), hovertext=hover, hoverinfo="text", connectgaps=False))
     return _layout(fig, "Shape flow: channels and spatial size",
-                   yaxis=dict(title="channels", type="log"),
-                   yaxis2=dict(title="spatial size (px)", overlaying="y", side="right"),
+                   yaxis=dict(title="channels", type="log" if log_scale else "linear", dtick=1 if log_scale else None,
+                              minor=dict(showgrid=False)),
+                   yaxis2=dict(title=dict(text="spatial size (px)", standoff=12), overlaying="y", side="right",
+                               automargin=True),
                    xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45), showlegend=True,
                    legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
 

@@ -1,18 +1,21 @@
-"""A block diagram of the network: repeated VGG convs collapsed as "3x3 conv x n", Inception branches side by
-side with their widths. Pure: spec + analysis -> HTML."""
+"""A block diagram of the network, read from the blocks the builder recorded: one box per block, its layers
+summarised ("3x3 conv 64 ×2 + BN", "2x2/2 max-pool"), parallel branches side by side with their widths
+(Inception's four, a residual block's main path and shortcut). Pure: analysis -> HTML; no family code."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import html
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
 
-from ..analysis import Analysis
+from ..analysis import Analysis, BlockAnalysis, LayerAnalysis
 from ..report import human_count, shape_text
-from ..specs import AlexNetSpec, GoogLeNetSpec, NiNSpec, Spec, VGGSpec
-from ..specs.googlenet import INCEPTION_NAMES
 
-_COLORS = {"conv": "#DCE8F5", "pool": "#FCE3CC", "head": "#E3F1DC", "inception": "#EFE3F3", "aux": "#F5F5F5"}
+_COLORS = {"stem": "#DCE8F5", "conv_block": "#DCE8F5", "conv_stage": "#DCE8F5", "pool": "#FCE3CC",
+           "head": "#E3F1DC", "inception": "#EFE3F3", "residual": "#E8EEF9", "aux": "#F5F5F5"}
 _BRANCH_COLORS = ("#4C78A8", "#54A24B", "#C0504D", "#E08214")
+#: Layers that add nothing to a box's summary (they keep the shape and have no options worth showing).
+_SILENT_KINDS = {"relu", "dropout", "flatten", "concat", "add"}
 
 
 @dataclass
@@ -21,97 +24,128 @@ class DiagramBox:
 
     title: str
     lines: list[str]
-    kind: str  # conv, pool, head, inception, aux
-    branches: list[tuple[str, int]] = field(default_factory=list)  # (label, out channels), Inception only
+    kind: str  # the recorded block kind
+    branches: list[tuple[str, int]] = field(default_factory=list)  # (label, out channels)
+    merge: str | None = None  # "concat" or "add" when there are branches
 
 
-def diagram_boxes(spec: Spec, analysis: Analysis) -> list[DiagramBox]:
-    """The blocks of ``spec`` as labelled boxes, in order, with their output shapes from the analysis."""
-    totals = {row["block"]: row for row in analysis.block_totals()}
+def block_title(name: str) -> str:
+    """'inception3a' -> 'inception 3a', 'block2' -> 'block 2'; dotted names ('layer1.0') stay."""
+    return name if "." in name else re.sub(r"^([a-z_]+?)(\d)", r"\1 \2", name)
 
-    def footer(block: str) -> list[str]:
-        row = totals.get(block)
-        if not row:
-            return []
-        return [f"→ {shape_text(row['output_shape'])}", f"{human_count(row['params'])} params"]
 
-    boxes: list[DiagramBox] = []
-    if isinstance(spec, VGGSpec):
-        for index, ((num_convs, _), width) in enumerate(zip(spec.conv_arch, spec.block_channels), 1):
-            conv = f"3x3 conv × {num_convs}" if num_convs > 1 else "3x3 conv"
-            lines = [conv + (" + BN" if spec.batch_norm else ""), f"{width} channels", "2x2 max-pool"]
-            boxes.append(DiagramBox(f"block {index}", lines + footer(f"block{index}"), "conv"))
-        fc = " → ".join(str(width) for width in (*spec.hidden_sizes, spec.num_classes))
-        kind = "FC as conv" if spec.fc_as_conv else "FC"
-        boxes.append(DiagramBox("classifier", [f"{kind} {fc}"] + footer("head"), "head"))
-    elif isinstance(spec, AlexNetSpec):
-        geometry = [(spec.conv1_kernel, spec.conv1_stride), (5, 1), (3, 1), (3, 1), (3, 1)]
-        pool = "3x3/2 max-pool" if spec.overlapping_pool else "2x2/2 max-pool"
-        for conv, ((kernel, stride), width) in enumerate(zip(geometry, spec.conv_channels), 1):
-            lines = [f"{kernel}x{kernel}/{stride} conv", f"{width} channels"]
-            if spec.conv_groups(conv) > 1:
-                lines.append(f"{spec.conv_groups(conv)} groups")
-            if spec.lrn and conv in (1, 2):
-                lines.append("LRN")
-            if conv in (1, 2, 5):
-                lines.append(pool)
-            boxes.append(DiagramBox(f"conv{conv}", lines + footer(f"conv{conv}"), "conv"))
-        fc = " → ".join(str(width) for width in (*spec.hidden_sizes, spec.num_classes))
-        boxes.append(DiagramBox("classifier", [f"FC {fc}"] + footer("head"), "head"))
-    elif isinstance(spec, NiNSpec):
-        for index, block in enumerate(spec.blocks, 1):
-            widths = ", ".join(str(width) for width in block.one_by_one_channels)
-            lines = [f"{block.kernel_size}x{block.kernel_size}/{block.stride} conv {block.out_channels}",
-                     f"1x1 convs {widths}", f"{spec.pool_kernel}x{spec.pool_kernel}/{spec.pool_stride} max-pool"]
-            boxes.append(DiagramBox(f"NiN block {index}", lines + footer(f"nin{index}"), "conv"))
-        kernel = spec.head_kernel_size
-        boxes.append(DiagramBox("classifier", [f"{kernel}x{kernel} conv {spec.num_classes}", "1x1 convs",
-                                               "global avg-pool"] + footer("head"), "head"))
-    elif isinstance(spec, GoogLeNetSpec):
-        conv1, conv2, conv3 = spec.stem_channels
-        boxes.append(DiagramBox("stem", [f"7x7/2 conv {conv1}", "3x3/2 max-pool", f"1x1 conv {conv2}",
-                                         f"3x3 conv {conv3}"] + footer("stem"), "conv"))
-        wide = spec.ch5x5_kernel
-        for name, block, in_channels in zip(INCEPTION_NAMES, spec.inceptions, spec.inception_in_channels()):
-            pool_block = f"pool{name[0]}"
-            if name in ("3a", "4a", "5a") and pool_block in totals:
-                boxes.append(DiagramBox("max-pool", ["stride 2"] + footer(pool_block)[:1], "pool"))
-            branches = [(f"1x1 {block.ch1x1}", block.ch1x1),
-                        (f"1x1 {block.ch3x3red} → 3x3 {block.ch3x3}", block.ch3x3),
-                        (f"1x1 {block.ch5x5red} → {wide}x{wide} {block.ch5x5}", block.ch5x5),
-                        (f"pool → 1x1 {block.pool_proj}", block.pool_proj)]
-            boxes.append(DiagramBox(f"inception {name}", [f"{in_channels} → {block.out_channels}"]
-                                    + footer(f"inception{name}"), "inception", branches))
-        boxes.append(DiagramBox("head", ["global avg-pool", f"FC {spec.num_classes}"] + footer("head"), "head"))
+def _layer_phrase(layer: LayerAnalysis) -> str:
+    kernel, stride = layer.kernel_size or 1, layer.stride or 1
+    window = f"{kernel}x{kernel}" + (f"/{stride}" if stride > 1 else "")
+    if layer.kind == "conv":
+        groups = f" ({layer.groups} groups)" if layer.groups > 1 else ""
+        return f"{window} conv {layer.output_shape[0]}{groups}"
+    if layer.kind == "maxpool":
+        return f"{window} max-pool"
+    if layer.kind == "avgpool":
+        size = layer.output_shape[-1] if len(layer.output_shape) == 3 else 1
+        return "global avg-pool" if size == 1 else f"avg-pool to {size}x{size}"
+    if layer.kind == "linear":
+        return f"FC {layer.output_shape[0]}"
+    if layer.kind == "batchnorm":
+        return "BN"
+    if layer.kind == "lrn":
+        return "LRN"
+    return layer.kind
+
+
+def summarise_layers(layers: Sequence[LayerAnalysis]) -> list[str]:
+    """Consecutive equal phrases collapse ("3x3 conv 64 ×2"); BN joins the conv before it; FCs chain."""
+    phrases: list[str] = []
+    for layer in layers:
+        if layer.kind in _SILENT_KINDS:
+            continue
+        phrase = _layer_phrase(layer)
+        if phrase == "BN" and phrases:
+            if not phrases[-1].endswith(" + BN"):
+                phrases[-1] += " + BN"
+            continue
+        if phrase.startswith("FC ") and phrases and phrases[-1].startswith("FC "):
+            phrases[-1] += f" → {phrase[3:]}"
+            continue
+        phrases.append(phrase)
+    lines: list[str] = []
+    for phrase in phrases:
+        previous = lines[-1] if lines else ""
+        base, _, count = previous.partition(" ×")
+        if base == phrase:
+            lines[-1] = f"{phrase} ×{int(count or 1) + 1}"
+        else:
+            lines.append(phrase)
+    return lines
+
+
+def _branch_label(analysis: Analysis, block: BlockAnalysis, index: int) -> str:
+    branch = block.branches[index]
+    if not branch.modules:
+        return "identity"
+    layers = [layer for layer in analysis.layers_of(block.name)
+              if any(layer.name == path or layer.name.startswith(path + ".") for path in branch.modules)]
+    return " → ".join(summarise_layers(layers))
+
+
+def diagram_boxes(analysis: Analysis) -> list[DiagramBox]:
+    """The recorded blocks as labelled boxes, in order, with their output shapes and parameters."""
+    boxes = []
+    for block in analysis.blocks:
+        footer = [f"→ {shape_text(block.output_shape)}", f"{human_count(block.params)} params"]
+        if block.branches:
+            lines = [f"{block.input_shape[0] if block.input_shape else '?'} → {block.output_shape[0]} channels"]
+            if block.merge == "add":
+                lines.append("main path + shortcut, added")
+            branches = [(_branch_label(analysis, block, index), branch.width)
+                        for index, branch in enumerate(block.branches)]
+            boxes.append(DiagramBox(block_title(block.name), lines + footer, block.kind, branches, block.merge))
+        else:
+            lines = summarise_layers(analysis.layers_of(block.name))
+            boxes.append(DiagramBox(block_title(block.name), lines + footer, block.kind))
     return boxes
 
 
-def block_diagram_html(spec: Spec, analysis: Analysis) -> str:
-    """The boxes left to right as HTML (cheap for a browser to redraw on every edit, unlike a Plotly figure);
-    Inception columns show their four branches stacked, each as tall as its share of the output channels."""
+def block_diagram_html(spec: object, analysis: Analysis) -> str:
+    """The boxes left to right as HTML (cheap for a browser to redraw on every edit, unlike a Plotly figure).
+
+    Concatenated branches are stacked, each as tall as its share of the output channels; a residual block
+    shows its main path over its shortcut (identity or 1x1 projection) and the sign of their sum. ``spec`` is
+    accepted for callers that pass it; everything shown comes from the analysis's block record.
+    """
     columns = []
-    for box in diagram_boxes(spec, analysis):
+    for box in diagram_boxes(analysis):
         lines = "".join(f'<div class="dg-line">{html.escape(line)}</div>' for line in box.lines)
         branches = ""
         if box.branches:
             total = sum(channels for _, channels in box.branches) or 1
-            branches = '<div class="dg-branches">' + "".join(
-                f'<div class="dg-branch" style="flex-grow:{max(channels / total, 0.08):.3f};'
-                f'background:{color}">{html.escape(label)}</div>'
-                for (label, channels), color in zip(box.branches, _BRANCH_COLORS)) + "</div>"
-        columns.append(f'<div class="dg-box" style="background:{_COLORS.get(box.kind, "#EEE")}">'
+            cells = []
+            for index, ((label, channels), color) in enumerate(zip(box.branches, _BRANCH_COLORS)):
+                grow = max(channels / total, 0.08) if box.merge == "concat" else 1
+                shortcut = box.merge == "add" and index > 0
+                style = f"flex-grow:{grow:.3f};background:{'#888' if shortcut and label == 'identity' else color}"
+                prefix = "⤷ shortcut: " if shortcut else ""
+                cells.append(f'<div class="dg-branch" style="{style}">{html.escape(prefix + label)}</div>')
+            joiner = '<div class="dg-merge">⊕</div>' if box.merge == "add" else ""
+            branches = f'<div class="dg-branches dg-{box.merge or "none"}">' + joiner.join(cells) + "</div>"
+        columns.append(f'<div class="dg-box dg-kind-{html.escape(box.kind)}" '
+                       f'style="background:{_COLORS.get(box.kind, "#EEE")}">'
                        f'<div class="dg-title">{html.escape(box.title)}</div>{lines}{branches}</div>')
     return '<div class="dg" id="block-diagram">' + '<div class="dg-arrow">→</div>'.join(columns) + "</div>"
 
 
 #: Styles for :func:`block_diagram_html` (the app adds them to the page).
 DIAGRAM_CSS = """
-.dg {display: flex; align-items: stretch; gap: 4px; overflow-x: auto; padding: 6px 2px 10px;}
-.dg-box {flex: 0 0 auto; min-width: 104px; max-width: 150px; border: 1px solid #888; border-radius: 6px;
-         padding: 6px; font-size: 11px; line-height: 1.35; color: #222; display: flex; flex-direction: column;}
+.dg {display: flex; flex-wrap: wrap; align-items: stretch; gap: 4px; padding: 6px 2px 10px;}
+.dg-box {flex: 0 0 auto; min-width: 104px; max-width: 170px; border: 1px solid #888; border-radius: 6px;
+         padding: 6px; font-size: 11px; line-height: 1.35; color: #222; display: flex; flex-direction: column;
+         overflow-wrap: anywhere;}
 .dg-title {font-weight: 700; font-size: 12px; margin-bottom: 3px;}
 .dg-arrow {align-self: center; color: #888; font-size: 16px;}
 .dg-branches {display: flex; flex-direction: column; gap: 2px; margin-top: 4px; min-height: 110px; flex: 1;}
+.dg-branches.dg-add {min-height: 60px;}
 .dg-branch {border-radius: 3px; padding: 1px 3px; color: #fff; font-size: 10px; overflow: hidden;
             display: flex; align-items: center;}
+.dg-merge {align-self: center; font-size: 13px; color: #333; line-height: 1;}
 """

@@ -4,12 +4,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ..analysis import Analysis
+from ..analysis import Analysis, LayerAnalysis
 from ..charts.analysis import macs_chart, memory_chart, params_chart, shape_flow_chart, summary_cards
 from ..report import human_bytes, human_count, shape_text
 
 CHARTS = ("Parameters", "Shape flow", "MACs", "Memory")
-TABLE_HEADERS = ["layer", "kind", "block", "output", "params", "MACs", "RF", "stride"]
+TABLE_HEADERS = ["layer", "kind", "block", "input", "output", "kernel / stride / pad", "params", "MACs",
+                 "activations", "receptive field (px)", "cumulative stride (px)"]
 _TABLE_HIDDEN_KINDS = {"relu", "dropout", "flatten"}
 
 
@@ -29,17 +30,26 @@ def headline_html(analysis: Analysis, *, batch_size: int, chinese: bool = False)
     return f'<div class="stats" id="headline">{cards}</div>'
 
 
+def _geometry(layer: LayerAnalysis) -> str:
+    """The layer's own kernel / stride / padding ("—" for layers without a window)."""
+    if layer.kernel_size is None:
+        return "—"
+    return f"{layer.kernel_size} / {layer.stride or 1} / {layer.padding or 0}"
+
+
 def layer_rows(analysis: Analysis) -> list[list[Any]]:
-    return [[layer.name, layer.kind, layer.block, shape_text(layer.output_shape), layer.params, layer.macs,
-             layer.receptive_field, layer.effective_stride]
+    """The Layers table: one row per layer with weights or a window, and one per merge of branches."""
+    return [[layer.name, layer.kind, layer.block, shape_text(layer.input_shape) or "—",
+             shape_text(layer.output_shape), _geometry(layer), f"{layer.params:,}", human_count(layer.macs),
+             human_bytes(layer.activation_bytes), layer.receptive_field, layer.effective_stride]
             for layer in analysis.layers if layer.kind not in _TABLE_HIDDEN_KINDS]
 
 
 def chart_figure(name: str, analysis: Analysis, *, log_scale: bool = False):  # noqa: ANN201 - plotly Figure
     if name == "Shape flow":
-        return shape_flow_chart(analysis)
+        return shape_flow_chart(analysis, log_scale=log_scale)
     if name == "MACs":
-        return macs_chart(analysis)
+        return macs_chart(analysis, log_scale=log_scale)
     if name == "Memory":
         return memory_chart(analysis)
     return params_chart(analysis, log_scale=log_scale)
@@ -68,15 +78,15 @@ def compare_markdown(first: Analysis, second: Analysis, *, batch_size: int, labe
     for label, old, new, fmt in rows:
         lines.append(f"| {label} | {fmt(old)} | {fmt(new)} | {_delta(new, old, fmt)} |")
     if per_block:
-        old_blocks = {row["block"]: row for row in first.block_totals()}
-        new_blocks = {row["block"]: row for row in second.block_totals()}
+        old_blocks = {block.name: block for block in first.blocks}
+        new_blocks = {block.name: block for block in second.blocks}
         names = list(dict.fromkeys([*old_blocks, *new_blocks]))
         lines += ["", f"| block | {a} params | {b} params | {b} − {a} | {a} output | {b} output |",
                   "|---|---:|---:|---:|---|---|"]
         for name in names:
-            old = old_blocks.get(name, {"params": 0, "output_shape": ()})
-            new = new_blocks.get(name, {"params": 0, "output_shape": ()})
-            lines.append(f"| {name} | {old['params']:,} | {new['params']:,} | "
-                         f"{_delta(new['params'], old['params'], lambda v: f'{v:,.0f}')} | "
-                         f"{shape_text(old['output_shape']) or '—'} | {shape_text(new['output_shape']) or '—'} |")
+            old, new = old_blocks.get(name), new_blocks.get(name)
+            change = _delta(new.params, old.params, lambda v: f"{v:,.0f}") if old and new else "—"
+            lines.append(f"| {name} | {f'{old.params:,}' if old else '—'} | {f'{new.params:,}' if new else '—'} | "
+                         f"{change} | {shape_text(old.output_shape) if old else '—'} | "
+                         f"{shape_text(new.output_shape) if new else '—'} |")
     return "\n".join(lines)
