@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Union
+from typing import Any, Mapping
 
 from .alexnet import AlexNetSpec
 from .base import ArchSpec
@@ -12,8 +12,8 @@ from .googlenet import GoogLeNetSpec, InceptionSpec
 from .nin import NiNBlockSpec, NiNSpec
 from .vgg import VGGSpec, format_conv_arch, parse_conv_arch
 
-Spec = Union[VGGSpec, GoogLeNetSpec, NiNSpec, AlexNetSpec]
-SPEC_CLASSES: dict[str, type[ArchSpec]] = {cls.family: cls for cls in (VGGSpec, GoogLeNetSpec, NiNSpec, AlexNetSpec)}
+#: Any family's spec (every family's spec class is an ArchSpec; the registry in explorer.families lists them).
+Spec = ArchSpec
 #: Longest JSON text accepted for a whole spec.
 MAX_JSON_LENGTH = 100_000
 
@@ -38,11 +38,13 @@ def parse_spec(data: Mapping[str, Any] | str | ArchSpec) -> Spec:
         raise SpecError("", f"expected a JSON object describing a network, got {describe(data)}")
     if "spec" in data and isinstance(data["spec"], Mapping):
         data = data["spec"]  # a preset file: {"name", "description", "source", "spec": {...}}
+    from ..families import FAMILIES  # the registry imports the spec modules, so it is imported on first use
+
     family = data.get("family")
-    if not isinstance(family, str) or family not in SPEC_CLASSES:
-        raise SpecError("family", f"must be one of {', '.join(SPEC_CLASSES)}, got {describe(family)}")
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise SpecError("family", f"must be one of {', '.join(FAMILIES)}, got {describe(family)}")
     try:
-        return SPEC_CLASSES[family].from_dict(data)  # type: ignore[return-value]
+        return FAMILIES[family].spec_class.from_dict(data)  # type: ignore[return-value]
     except SpecError:
         raise
     except RecursionError:
@@ -53,5 +55,13 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed")
 
 
-__all__ = ["AlexNetSpec", "ArchSpec", "GoogLeNetSpec", "InceptionSpec", "NiNBlockSpec", "NiNSpec", "SPEC_CLASSES",
+__all__ = ["AlexNetSpec", "ArchSpec", "GoogLeNetSpec", "InceptionSpec", "NiNBlockSpec", "NiNSpec",
            "Spec", "SpecError", "VGGSpec", "format_conv_arch", "parse_conv_arch", "parse_spec", "MAX_TEXT_LENGTH"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SPEC_CLASSES":  # family name -> spec class, from the registry (kept for older callers)
+        from ..families import FAMILIES
+
+        return {family.name: family.spec_class for family in FAMILIES.values()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
