@@ -1,0 +1,227 @@
+"""Teaching material, one module per family: explanations with the user's numbers, and guided lessons.
+
+The API a family follows
+------------------------
+``explorer.families`` names each family's teaching module (``explorer.teaching.<family>``). That module defines:
+
+* ``explain(spec, analysis) -> str`` — Markdown for the *Why does it look like this?* accordion, every number
+  computed from ``spec`` and ``analysis`` (the analysis of that spec). End it with
+  :func:`receptive_field_section` and :func:`parameters_section` (shared wording for every family).
+* ``LESSONS: tuple[Lesson, ...]`` — the family's lessons (may be empty). A :class:`Lesson` names the preset it
+  loads, a walkthrough template, ``describe(spec, analysis) -> str`` and ``ask(spec, analysis) ->
+  list[Question]``; it is only asked about specs of its own ``family``.
+
+Rules for both:
+
+* Numbers come from :mod:`explorer.teaching.facts` (named, tested quantities) or straight from the analysis
+  record (``analysis.blocks``: kind, name, params, receptive_field, branches), never from parsing module
+  names; percentages through :func:`facts.percent`, ratios through :func:`facts.times`.
+* A walkthrough refers to the page's buttons and labels by placeholder (``**{load}**``, ``**{explore}**`` ...,
+  see :data:`UI_LABELS`), so the page fills in the label as the browser shows it (English or Chinese).
+* Generic code (``explorer.explain``, ``explorer.lessons``, the Lessons panel) reaches a family only through
+  the registry; only a family's own module may know its spec class.
+
+Pure: no Gradio.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from ..report import human_count, shape_text
+from . import facts
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis, LayerAnalysis
+    from ..specs import Spec
+
+#: A translation of a UI label (the identity for English).
+Translate = Callable[[str], str]
+
+#: Placeholders a walkthrough may use -> the page's label, exactly as the UI writes it (its English text).
+UI_LABELS: dict[str, str] = {
+    "load": "Load this network", "explore": "Explore", "compare": "Compare", "lessons": "Lessons",
+    "chart": "Chart", "log_scale": "Log scale", "layers": "Layers", "parameters": "Parameters",
+    "shape_flow": "Shape flow", "macs": "MACs", "pin": "Pin as A (compare)", "preset": "Preset",
+    "why": "Why does it look like this? (with your numbers)", "show_answers": "Show answers",
+    "conv_arch": "conv_arch: ((num_convs, out_channels), ...)",
+    "inception_table": "Inception blocks (in → out derived)", "wide_kernel": "Wide branch kernel",
+    "nin_table": "NiN blocks (mlp_channels empty = two 1x1 of out_channels)",
+    "overlapping": "Overlapping pooling (3x3/2)", "groups": "Groups", "lrn": "Local response norm",
+}
+
+
+def english(text: str) -> str:
+    """The identity translation."""
+    return text
+
+
+def ui_labels(translate: Translate = english) -> dict[str, str]:
+    """Every placeholder of :data:`UI_LABELS` with its label as ``translate`` shows it."""
+    return {name: translate(label) for name, label in UI_LABELS.items()}
+
+
+def ui_label(name: str, translate: Translate = english) -> str:
+    """One label by placeholder name, e.g. ``ui_label("load")`` -> "Load this network"."""
+    return translate(UI_LABELS[name])
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question; the answer is computed from the network the lesson is rendered for."""
+
+    prompt: str  # Markdown
+    answer: str | int | float  # an int for a single count; a short text when it holds several figures
+    explanation: str  # Markdown: how the answer follows from the numbers
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A lesson: which preset to load, what to look at, and questions computed from the loaded network."""
+
+    id: str
+    title: str
+    preset: str  # what the "Load this network" button loads
+    family: str  # the registered family the questions are about
+    # Markdown, numbered steps on the page; "{load}", "{explore}" ... are the UI labels of UI_LABELS.
+    steps: str
+    # (spec, analysis) -> Markdown paragraph about the loaded network, with its numbers.
+    describe: Callable[[Spec, Analysis], str] = field(repr=False, compare=False)
+    # (spec, analysis) -> the questions with computed answers.
+    ask: Callable[[Spec, Analysis], list[Question]] = field(repr=False, compare=False)
+
+    @property
+    def walkthrough(self) -> str:
+        """The steps with the English labels."""
+        return self.walkthrough_in(english)
+
+    def walkthrough_in(self, translate: Translate = english) -> str:
+        """The steps with the labels as ``translate`` shows them (the page's language)."""
+        return self.steps.format(**ui_labels(translate))
+
+    def applies_to(self, spec: Spec) -> bool:
+        return spec.family == self.family
+
+    def wrong_family_message(self, spec: Spec, translate: Translate = english) -> str:
+        from ..families import family_of
+
+        label = family_of(self.family).label
+        return (f"This lesson is about **{label}**, but the network on the Explore tab is a "
+                f"**{spec.family_label}**. Click **{ui_label('load', translate)}** to load `{self.preset}` (or "
+                f"pick any {label} preset on the Explore tab); the questions then use its numbers.")
+
+    def questions(self, spec: Spec, analysis: Analysis) -> list[Question]:
+        """The questions with answers computed from ``spec`` and ``analysis``; empty for another family."""
+        check_pair(spec, analysis)
+        return list(self.ask(spec, analysis)) if self.applies_to(spec) else []
+
+    def render(self, spec: Spec, analysis: Analysis, *, questions: list[Question] | None = None,
+               translate: Translate = english) -> str:
+        """Markdown about the loaded network (its live numbers) and the questions, without their answers.
+
+        Pass ``questions`` when they are already computed, to compute them once.
+        """
+        check_pair(spec, analysis)
+        if not self.applies_to(spec):
+            return self.wrong_family_message(spec, translate)
+        asked = self.questions(spec, analysis) if questions is None else questions
+        return "\n".join(["#### The network on the Explore tab", self.describe(spec, analysis), "",
+                          "#### Questions", questions_markdown(asked)])
+
+
+def check_pair(spec: Spec, analysis: Analysis) -> None:
+    """Refuse an analysis of another network than ``spec``."""
+    if spec.family != analysis.family:
+        raise ValueError(f"the analysis is of a {analysis.family} network but the spec is a {spec.family} one")
+
+
+def questions_markdown(questions: list[Question]) -> str:
+    """The prompts as a numbered list."""
+    return "\n".join(f"{index}. {question.prompt}" for index, question in enumerate(questions, 1))
+
+
+def answers_markdown(questions: list[Question]) -> str:
+    """Each answer in bold, then how it follows from the numbers."""
+    if not questions:
+        return "No answers: load the lesson's network first."
+    lines = ["#### Answers"]
+    for index, question in enumerate(questions, 1):
+        lines += [f"{index}. **{format_answer(question.answer)}**", "", f"   {question.explanation}", ""]
+    return "\n".join(lines)
+
+
+def format_answer(answer: str | int | float) -> str:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return str(answer)
+    return f"{answer:,}" if isinstance(answer, int) else f"{answer:,.4g}"
+
+
+# --- shared prose -------------------------------------------------------------------------------------------------
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def size_text(size: int) -> str:
+    return f"{size}x{size}"
+
+
+def network_line(spec: Spec, analysis: Analysis) -> str:
+    """'It takes a 3x224x224 input and predicts 1000 classes: **N** parameters and **M** MACs per image.'"""
+    return (f"It takes a {shape_text(analysis.input_shape)} input and predicts {spec.num_classes} classes: "
+            f"**{analysis.total_params:,}** parameters and **{human_count(analysis.total_macs)}** "
+            f"multiply-adds (MACs) per image.")
+
+
+def describe_layer_params(analysis: Analysis, layer: LayerAnalysis) -> str:
+    """'`name` reads ... : a·b weights + b biases = n.' for a linear or conv layer."""
+    if layer.kind == "linear":
+        inputs = math.prod(layer.input_shape)
+        out = layer.output_shape[0]
+        flat = facts.map_before(analysis, layer)
+        source = f" (the {shape_text(flat)} map, flattened)" if flat and len(flat) > 1 else ""
+        biases = layer.params - inputs * out
+        return (f"`{layer.name}` reads {inputs:,} values{source} and has {out:,} outputs: {inputs:,}·{out:,} "
+                f"weights + {biases:,} biases = {layer.params:,}.")
+    if layer.kind == "conv":
+        kernel = layer.kernel_size or 1
+        return (f"`{layer.name}` is a {kernel}x{kernel} conv from {layer.input_shape[0]:,} to "
+                f"{layer.output_shape[0]:,} channels: {layer.params:,} parameters.")
+    return f"`{layer.name}` has {layer.params:,} parameters."
+
+
+def parameters_section(analysis: Analysis) -> str:
+    """'### Where the parameters are' with the head's share of parameters and the features' share of MACs."""
+    share = facts.head_share(analysis)
+    return "\n".join(["### Where the parameters are",
+                      f"The classifier head holds **{share.head_params:,}** of the **{share.total_params:,}** "
+                      f"parameters ({facts.percent(share.head_params, share.total_params)}), while the feature "
+                      f"blocks do {facts.percent(share.feature_macs, share.total_macs)} of the multiply-adds."])
+
+
+def receptive_field_section(analysis: Analysis) -> str:
+    """The headline receptive field (the last feature block) beside the one the table shows at the head."""
+    growth = facts.receptive_field_growth(analysis)
+    feature_rf = analysis.feature_receptive_field
+    steps = ", ".join(f"{step.block} {step.receptive_field}" for step in growth)
+    lines = ["### Receptive field: the headline and the table",
+             f"How many input pixels per side one value can see, after each feature block: {steps}. The headline "
+             f"card shows **{feature_rf} px**: one position of the last feature map"
+             + (f" ({shape_text(growth[-1].output_shape)}), whose neighbours are {growth[-1].effective_stride} "
+                "input pixels apart." if growth else ".")]
+    head = facts.head_receptive_field(analysis)
+    if head is not None and head.receptive_field != feature_rf:
+        where = f"`{head.layer}`" + (f" and the FC layers from `{head.fc}` on" if head.fc else "")
+        sum_text = (f": {head.input_rf} + ({head.positions} − 1)·{head.effective_stride} = {head.receptive_field} px"
+                    if head.formula_holds else "")
+        beyond = (f", more than the {analysis.input_shape[-1]}-pixel input (the rest is padding)"
+                  if head.receptive_field > analysis.input_shape[-1] else "")
+        lines.append(
+            f"The **Layers** table shows **{head.receptive_field} px** at {where}: `{head.layer}` reads all "
+            f"{head.positions}x{head.positions} positions of the map at once"
+            + (f" (the head's convs first grow {feature_rf} px to {head.input_rf} px)"
+               if head.input_rf != feature_rf else "")
+            + f", so its window spans them"
+            f"{sum_text}{beyond}. Both are right: the headline is what one feature sees, the table what a class "
+            "score can see.")
+    return "\n".join(lines)
