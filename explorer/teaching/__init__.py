@@ -224,4 +224,4 @@ def receptive_field_section(analysis: Analysis) -> str:
             + f", so its window spans them"
             f"{sum_text}{beyond}. Both are right: the headline is what one feature sees, the table what a class "
             "score can see.")
-    return "\n".join(lines)
+    return "\n\n".join(lines)
