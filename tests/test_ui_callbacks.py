@@ -32,40 +32,40 @@ def test_widget_values_round_trip_every_preset(preset):
 
 def test_editing_conv_arch_renders_new_numbers(panel):
     draft = values_from_spec(load_preset("vgg16"))
-    handler = make_field_handler(panel, "vgg_conv_arch")
+    handler = make_field_handler(panel, "vgg.conv_arch")
     out = handler("((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))", draft, 128, "Parameters", False, None, "")
     assert "132,863,336" in out[panel.headline]
-    assert out[panel.draft]["vgg_conv_arch"].startswith("((1, 64)")
+    assert out[panel.draft]["vgg.conv_arch"].startswith("((1, 64)")
     assert decode_spec(out[panel.share_token]) == load_preset("vgg11")
-    assert out[panel.current_spec] == load_preset("vgg11").to_dict()
+    assert out[panel.current_spec] == load_preset("vgg11")
     assert [row[0] for row in out[panel.table]][:2] == ["features.block1.conv1", "features.block1.pool"]
     assert out[panel.error]["visible"] is False
 
 
 def test_invalid_edit_shows_message_and_keeps_results(panel):
     draft = values_from_spec(load_preset("vgg16"))
-    out = make_field_handler(panel, "vgg_conv_arch")("((1, 64), (1, 128), (2,))", draft, 128, "Parameters", False,
+    out = make_field_handler(panel, "vgg.conv_arch")("((1, 64), (1, 128), (2,))", draft, 128, "Parameters", False,
                                                      None, "")
     assert out[panel.error]["visible"] is True
     assert "conv_arch[2]" in out[panel.error]["value"]
     for component in (panel.headline, panel.chart, panel.table, panel.current_spec, panel.share_token):
         assert is_skip(out[component]), component
-    assert out[panel.draft]["vgg_conv_arch"] == "((1, 64), (1, 128), (2,))"  # the user's text is kept
+    assert out[panel.draft]["vgg.conv_arch"] == "((1, 64), (1, 128), (2,))"  # the user's text is kept
 
 
 @pytest.mark.parametrize("text", ["__import__('os').system('echo hacked')", "exec('1')", "lambda: 1",
                                   "(" * 500 + ")" * 500, "((1, 64),)" * 5000, "", "((1, 1e400),)"])
 def test_hostile_text_is_a_clean_error(panel, text):
     draft = values_from_spec(load_preset("vgg16"))
-    out = make_field_handler(panel, "vgg_conv_arch")(text, draft, 128, "Parameters", False, None, "")
+    out = make_field_handler(panel, "vgg.conv_arch")(text, draft, 128, "Parameters", False, None, "")
     assert out[panel.error]["visible"] is True
     assert "conv_arch" in out[panel.error]["value"]
 
 
 def test_unchanged_spec_skips_rerender(panel):
     draft = values_from_spec(load_preset("vgg16"))
-    first = make_field_handler(panel, "vgg_ratio")(1, draft, 128, "Parameters", False, None, "")
-    again = make_field_handler(panel, "vgg_ratio")(1.0, first[panel.draft], 128, "Parameters", False, None,
+    first = make_field_handler(panel, "vgg.ratio")(1, draft, 128, "Parameters", False, None, "")
+    again = make_field_handler(panel, "vgg.ratio")(1.0, first[panel.draft], 128, "Parameters", False, None,
                                                    first[panel.rendered_key])
     assert is_skip(again[panel.headline]) and is_skip(again[panel.chart])
 
@@ -73,10 +73,10 @@ def test_unchanged_spec_skips_rerender(panel):
 def test_googlenet_table_edit_updates_derived_channels(panel):
     spec = load_preset("googlenet")
     draft = values_from_spec(spec)
-    table = [list(row) for row in draft["g_table"]]
+    table = [list(row) for row in draft["googlenet.inceptions"]]
     table[0][3] = 100  # inception 3a ch1x1: 64 -> 100, so 3a's out and 3b's in grow by 36
-    out = make_field_handler(panel, "g_table")(table, draft, 32, "Parameters", False, None, "")
-    rows = out[panel.editors["g_table"]]
+    out = make_field_handler(panel, "googlenet.inceptions")(table, draft, 32, "Parameters", False, None, "")
+    rows = out[panel.editors["googlenet.inceptions"]]
     assert rows[0][2] == 256 + 36 and rows[1][1] == 256 + 36
     expected = spec.replace(inceptions=[dict(zip(["ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj"],
                                                  [100, 96, 128, 16, 32, 32]))] + list(spec.inceptions[1:]))
@@ -85,22 +85,22 @@ def test_googlenet_table_edit_updates_derived_channels(panel):
 
 def test_googlenet_table_float_and_blank_cells(panel):
     draft = values_from_spec(load_preset("googlenet"))
-    table = [list(row) for row in draft["g_table"]]
+    table = [list(row) for row in draft["googlenet.inceptions"]]
     table[4][5] = 12.5
-    out = make_field_handler(panel, "g_table")(table, draft, 1, "Parameters", False, None, "")
+    out = make_field_handler(panel, "googlenet.inceptions")(table, draft, 1, "Parameters", False, None, "")
     assert "inceptions.4c.ch3x3" in out[panel.error]["value"]
     table[4][5] = None
-    out = make_field_handler(panel, "g_table")(table, draft, 1, "Parameters", False, None, "")
+    out = make_field_handler(panel, "googlenet.inceptions")(table, draft, 1, "Parameters", False, None, "")
     assert "is empty" in out[panel.error]["value"]
 
 
 def test_nin_table_rows_add_and_blank_rows_ignored(panel):
     draft = values_from_spec(load_preset("d2l_nin"))
-    table = [list(row) for row in draft["n_table"]] + [[None, None, None, None, ""]]
-    out = make_field_handler(panel, "n_table")(table, draft, 1, "Parameters", False, None, "")
+    table = [list(row) for row in draft["nin.blocks"]] + [[None, None, None, None, ""]]
+    out = make_field_handler(panel, "nin.blocks")(table, draft, 1, "Parameters", False, None, "")
     assert "1,992,166" in out[panel.headline]
     table[-1] = [128, 3, 1, 1, "64"]
-    out = make_field_handler(panel, "n_table")(table, draft, 1, "Parameters", False, None, "")
+    out = make_field_handler(panel, "nin.blocks")(table, draft, 1, "Parameters", False, None, "")
     assert out[panel.error]["visible"] is False
 
 
@@ -108,14 +108,14 @@ def test_show_spec_loads_every_widget(panel):
     out = show_spec(panel, load_preset("alexnet_original"), preset="alexnet_original", batch_size=1,
                     chart="Shape flow", log_scale=False, pinned=None)
     assert out[panel.family] == "alexnet"
-    assert out[panel.editors["a_groups"]] == 2 and out[panel.editors["a_lrn"]] is True
+    assert out[panel.editors["alexnet.groups"]] == 2 and out[panel.editors["alexnet.lrn"]] is True
     assert out[panel.groups["alexnet"]]["visible"] is True and out[panel.groups["vgg"]]["visible"] is False
     assert "60,965,224" in out[panel.headline]
 
 
 def test_restore_from_query(panel):
     out = restore_from_query(panel, {"preset": "d2l_vgg11_small"})
-    assert out[panel.editors["vgg_ratio"]] == 4
+    assert out[panel.editors["vgg.ratio"]] == 4
     out = restore_from_query(panel, {"spec": "garbage!!"})
     assert "could not be restored" in out[panel.error]["value"]
     out = restore_from_query(panel, {})
@@ -123,7 +123,7 @@ def test_restore_from_query(panel):
 
 
 def test_pinned_compare_shows_deltas(panel):
-    vgg11, vgg16 = load_preset("vgg11").to_dict(), load_preset("vgg16").to_dict()
+    vgg11, vgg16 = load_preset("vgg11"), load_preset("vgg16")
     markdown, figure = compare_view(vgg11, vgg16, 1)
     assert "132,863,336" in markdown and "138,357,544" in markdown
     assert "+5,494,208" in markdown  # 138,357,544 - 132,863,336
@@ -139,5 +139,6 @@ def test_analyze_api():
         analyze_api('{"family": "vgg", "conv_arch": [[true, 64]]}')
     with pytest.raises(gr.Error, match="no preset named"):
         analyze_api("vgg17")
-    with pytest.raises(SpecError):
-        spec_from_values("resnet", {})
+    with pytest.raises(SpecError) as info:
+        spec_from_values("lenet", {})
+    assert info.value.field == "family"

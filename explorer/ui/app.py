@@ -13,6 +13,9 @@ from ..presets import resolve_spec
 from ..specs import SpecError
 from .i18n import build_i18n, tr, wants_chinese
 from .explore import DEFAULT_PRESET, build_explore_panel, compare_view, load_outputs, restore_from_query
+from .gpu_panel import build_gpu_panel
+from .lessons_panel import build_lessons_panel
+from .train_panel import build_train_panel
 
 TITLE = "CNN Architecture Explorer"
 INTRO = ("Edit a classic CNN — VGG's `conv_arch`, GoogLeNet's Inception table, NiN's blocks, AlexNet's options — and see "
@@ -23,6 +26,7 @@ CSS = """
 .stat-label {font-size: 0.8em; color: var(--body-text-color-subdued);}
 .stat-value {font-size: 1.25em; font-weight: 600;}
 .spec-error {border-left: 4px solid #d33; padding: 4px 10px; background: rgba(221, 51, 51, 0.08);}
+.preset-note {font-size: 0.85em; color: var(--body-text-color-subdued); min-height: 0;}
 .share-hint {font-size: 0.85em; color: var(--body-text-color-subdued);}
 """
 CSS += DIAGRAM_CSS
@@ -53,13 +57,12 @@ def build_app() -> gr.Blocks:
         gr.Markdown(f"# {TITLE}")
         gr.Markdown(tr(INTRO))
         with gr.Sidebar(label=tr("GPU"), open=False, position="right", width=380) as sidebar:
-            gpu_timer = _build_optional_panel("explorer.ui.gpu_panel", "build_gpu_panel", active=False)
-        if gpu_timer is not None:
-            # The readings refresh only while the sidebar is open: a closed panel costs the server nothing.
-            sidebar.expand(lambda: gr.Timer(active=True), None, gpu_timer, concurrency_limit=None,
-                           api_visibility="private", show_progress="hidden")
-            sidebar.collapse(lambda: gr.Timer(active=False), None, gpu_timer, concurrency_limit=None,
-                             api_visibility="private", show_progress="hidden")
+            gpu_timer = build_gpu_panel(active=False)
+        # The readings refresh only while the sidebar is open: a closed panel costs the server nothing.
+        sidebar.expand(lambda: gr.Timer(active=True), None, gpu_timer, concurrency_limit=None,
+                       api_visibility="private", show_progress="hidden")
+        sidebar.collapse(lambda: gr.Timer(active=False), None, gpu_timer, concurrency_limit=None,
+                         api_visibility="private", show_progress="hidden")
         with gr.Tabs():
             with gr.Tab(tr("Explore"), id="explore"):
                 panel = build_explore_panel()
@@ -67,9 +70,9 @@ def build_app() -> gr.Blocks:
                 compare_md = gr.Markdown(elem_id="compare-table")
                 compare_plot = gr.Plot(label=tr("Parameters per block"))
             with gr.Tab(tr("Train"), id="train"):
-                _build_optional_panel("explorer.ui.train_panel", "build_train_panel", panel.current_spec)
+                build_train_panel(panel.current_spec)
             with gr.Tab(tr("Lessons"), id="lessons"):
-                _build_optional_panel("explorer.ui.lessons_panel", "build_lessons_panel", panel)
+                build_lessons_panel(panel)
             with gr.Tab(tr("API"), id="api"):
                 gr.Markdown(API_HELP)
 
@@ -92,18 +95,6 @@ def build_app() -> gr.Blocks:
     demo.queue(api_open=False, max_size=int(os.environ.get("EXPLORER_QUEUE_SIZE", "256")),
                default_concurrency_limit=1)
     return demo
-
-
-def _build_optional_panel(module_name: str, function: str, *args: Any, **kwargs: Any) -> Any:
-    """Panels built in their own modules; a missing one says so instead of breaking the page."""
-    try:
-        module = __import__(module_name, fromlist=[function])
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        gr.Markdown("This panel is not available in this build.")
-        return None
-    return getattr(module, function)(*args, **kwargs)
 
 
 def launch_options() -> dict[str, Any]:

@@ -1,21 +1,18 @@
-"""Widget values <-> specs. Pure functions (no Gradio): what the editors show and how edits become specs.
+"""Widget values <-> specs. Pure functions (no Gradio): the conversions editors share, and the generic
+:func:`values_from_spec` / :func:`spec_from_values` that dispatch to the family's editor through the registry.
 
 Widgets hand over floats, strings, None and table rows; these functions turn them into the plain values the
-spec classes validate, and name the widget in every error.
+spec classes validate, and name the widget's field in every error.
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Mapping, Sequence
 
-from ..specs import AlexNetSpec, GoogLeNetSpec, NiNSpec, Spec, SpecError, VGGSpec, format_conv_arch, parse_spec
+from ..families import FAMILIES, family_of
+from ..specs import Spec, SpecError, parse_spec
 from ..specs.fields import describe, parse_literal
-from ..specs.googlenet import INCEPTION_FIELDS, INCEPTION_NAMES
 
-FAMILIES = ("vgg", "googlenet", "nin", "alexnet")
-FAMILY_LABELS = {"vgg": "VGG", "googlenet": "GoogLeNet", "nin": "NiN", "alexnet": "AlexNet"}
-GOOGLENET_HEADERS = ["block", "in", "out", *INCEPTION_FIELDS]
-NIN_HEADERS = ["out_channels", "kernel_size", "stride", "padding", "mlp_channels"]
 MAX_TABLE_ROWS = 64
 
 
@@ -38,6 +35,11 @@ def widget_float(value: Any, field: str) -> Any:
     return value
 
 
+def widget_bool(value: Any, field: str) -> bool:  # noqa: ARG001 - the parse signature
+    """A checkbox: anything truthy is on."""
+    return bool(value)
+
+
 def int_list_text(value: Any, field: str, *, allow_empty: bool = False) -> list[Any]:
     """'4096, 4096' or '(4096, 4096)' -> [4096, 4096]; '' -> [] when allowed."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -51,6 +53,11 @@ def int_list_text(value: Any, field: str, *, allow_empty: bool = False) -> list[
     if not isinstance(parsed, (list, tuple)):
         raise SpecError(field, f"expected numbers separated by commas, got {describe(text)}")
     return [widget_int(item, f"{field}[{index}]") for index, item in enumerate(parsed)]
+
+
+def optional_int_list_text(value: Any, field: str) -> list[Any]:
+    """Like :func:`int_list_text`, empty allowed."""
+    return int_list_text(value, field, allow_empty=True)
 
 
 def list_text(values: Sequence[int]) -> str:
@@ -85,115 +92,30 @@ def table_rows(table: Any, field: str) -> list[list[Any]]:
     return rows
 
 
-def _cell_blank(cell: Any) -> bool:
+def cell_blank(cell: Any) -> bool:
     return cell is None or (isinstance(cell, float) and math.isnan(cell)) or (isinstance(cell, str) and not cell.strip())
 
 
-# --- spec -> widget values -----------------------------------------------------------------------------------
-def googlenet_table(spec: GoogLeNetSpec) -> list[list[Any]]:
-    """Rows of the Inception table, with each block's derived in -> out channels."""
-    return [[name, in_channels, block.out_channels, *block.as_tuple()]
-            for name, block, in_channels in zip(INCEPTION_NAMES, spec.inceptions, spec.inception_in_channels())]
-
-
-def nin_table(spec: NiNSpec) -> list[list[Any]]:
-    return [[block.out_channels, block.kernel_size, block.stride, block.padding, list_text(block.mlp_channels)]
-            for block in spec.blocks]
-
-
+# --- generic: spec <-> every widget value, through the family's editor -------------------------------------------
 def values_from_spec(spec: Spec) -> dict[str, Any]:
-    """The widget values that show ``spec`` (keys as in :func:`spec_from_values`)."""
-    values: dict[str, Any] = {"family": spec.family, "input_size": spec.input_size,
-                              "in_channels": spec.in_channels, "num_classes": spec.num_classes}
-    if isinstance(spec, VGGSpec):
-        values.update(vgg_conv_arch=format_conv_arch(spec.conv_arch), vgg_ratio=spec.ratio,
-                      vgg_batch_norm=spec.batch_norm, vgg_hidden=list_text(spec.hidden_sizes),
-                      vgg_dropout=spec.dropout, vgg_avgpool=spec.avgpool_size or 0, vgg_fc_as_conv=spec.fc_as_conv)
-    elif isinstance(spec, GoogLeNetSpec):
-        values.update(g_table=googlenet_table(spec), g_stem=list_text(spec.stem_channels), g_bn=spec.batch_norm,
-                      g_aux=spec.aux_logits, g_wide=spec.ch5x5_kernel, g_pool_mode=spec.pool_mode,
-                      g_dropout=spec.dropout, g_aux_dropout=spec.aux_dropout)
-    elif isinstance(spec, NiNSpec):
-        values.update(n_table=nin_table(spec), n_pool_kernel=spec.pool_kernel, n_pool_stride=spec.pool_stride,
-                      n_dropout=spec.dropout, n_head_kernel=spec.head_kernel_size)
-    elif isinstance(spec, AlexNetSpec):
-        values.update(a_channels=list_text(spec.conv_channels),
-                      a_conv1=list_text((spec.conv1_kernel, spec.conv1_stride, spec.conv1_padding)),
-                      a_hidden=list_text(spec.hidden_sizes), a_dropout=spec.dropout, a_lrn=spec.lrn,
-                      a_lrn_size=spec.lrn_size, a_lrn_alpha=spec.lrn_alpha, a_lrn_beta=spec.lrn_beta,
-                      a_lrn_k=spec.lrn_k, a_overlap=spec.overlapping_pool, a_groups=spec.groups,
-                      a_avgpool=spec.avgpool_size or 0)
+    """The widget values that show ``spec``: ``family``, the common fields by name, the family's fields keyed
+    ``"<family>.<field>"``."""
+    from .editors.base import COMMON_FIELDS
+
+    values: dict[str, Any] = {"family": spec.family}
+    values.update({f.name: f.value_of(spec) for f in COMMON_FIELDS})
+    values.update(family_of(spec).editor_definition().values(spec))
     return values
 
 
-# --- widget values -> spec -----------------------------------------------------------------------------------
-def spec_from_values(family: str, values: Mapping[str, Any]) -> Spec:
-    """Build and validate the spec the editor shows. Raises SpecError naming the widget's field."""
-    if family not in FAMILIES:
+def spec_from_values(family: Any, values: Mapping[str, Any]) -> Spec:
+    """Build and validate the spec the editors show. Raises SpecError naming the widget's field."""
+    from .editors.base import COMMON_FIELDS
+
+    if not isinstance(family, str) or family not in FAMILIES:
         raise SpecError("family", f"must be one of {', '.join(FAMILIES)}, got {describe(family)}")
-    common = {"input_size": widget_int(values.get("input_size"), "input_size"),
-              "in_channels": widget_int(values.get("in_channels"), "in_channels"),
-              "num_classes": widget_int(values.get("num_classes"), "num_classes")}
-    if family == "vgg":
-        data = dict(conv_arch=values.get("vgg_conv_arch") or "", ratio=widget_int(values.get("vgg_ratio"), "ratio"),
-                    batch_norm=bool(values.get("vgg_batch_norm")),
-                    hidden_sizes=int_list_text(values.get("vgg_hidden"), "hidden_sizes", allow_empty=True),
-                    dropout=widget_float(values.get("vgg_dropout"), "dropout"),
-                    avgpool_size=optional_pool(values.get("vgg_avgpool"), "avgpool_size"),
-                    fc_as_conv=bool(values.get("vgg_fc_as_conv")))
-        if not str(data["conv_arch"]).strip():
-            raise SpecError("conv_arch", "is empty; try ((1, 64), (1, 128), (2, 256))")
-    elif family == "googlenet":
-        rows = table_rows(values.get("g_table"), "inceptions")
-        inceptions = []
-        for index, row in enumerate(rows):
-            name = INCEPTION_NAMES[index] if index < len(INCEPTION_NAMES) else str(index)
-            cells = row[3:] if len(row) >= 9 else row
-            block = {}
-            for field, cell in zip(INCEPTION_FIELDS, cells):
-                if _cell_blank(cell):
-                    raise SpecError(f"inceptions.{name}.{field}", "is empty")
-                block[field] = widget_int(cell, f"inceptions.{name}.{field}")
-            if len(block) != len(INCEPTION_FIELDS):
-                raise SpecError(f"inceptions.{name}", f"needs the six columns {', '.join(INCEPTION_FIELDS)}")
-            inceptions.append(block)
-        data = dict(inceptions=inceptions, stem_channels=int_list_text(values.get("g_stem"), "stem_channels"),
-                    batch_norm=bool(values.get("g_bn")), aux_logits=bool(values.get("g_aux")),
-                    ch5x5_kernel=widget_int(values.get("g_wide"), "ch5x5_kernel"),
-                    pool_mode=values.get("g_pool_mode"), dropout=widget_float(values.get("g_dropout"), "dropout"))
-        if "g_aux_dropout" in values:  # no widget of its own: kept in the draft so that edits preserve it
-            data["aux_dropout"] = widget_float(values["g_aux_dropout"], "aux_dropout")
-    elif family == "nin":
-        blocks = []
-        for index, row in enumerate(table_rows(values.get("n_table"), "blocks")):
-            if all(_cell_blank(cell) for cell in row):
-                continue  # an empty row the user added and has not filled in
-            block: dict[str, Any] = {}
-            for field, cell in zip(NIN_HEADERS, row):
-                if field == "mlp_channels":
-                    block[field] = int_list_text(cell, f"blocks[{index}].mlp_channels", allow_empty=True)
-                elif _cell_blank(cell):
-                    raise SpecError(f"blocks[{index}].{field}", "is empty")
-                else:
-                    block[field] = widget_int(cell, f"blocks[{index}].{field}")
-            blocks.append(block)
-        data = dict(blocks=blocks, pool_kernel=widget_int(values.get("n_pool_kernel"), "pool_kernel"),
-                    pool_stride=widget_int(values.get("n_pool_stride"), "pool_stride"),
-                    dropout=widget_float(values.get("n_dropout"), "dropout"),
-                    head_kernel_size=widget_int(values.get("n_head_kernel"), "head_kernel_size"))
-    else:
-        conv1 = int_list_text(values.get("a_conv1"), "conv1 (kernel, stride, padding)")
-        if len(conv1) != 3:
-            raise SpecError("conv1 (kernel, stride, padding)", f"expected three numbers, got {len(conv1)}")
-        data = dict(conv_channels=int_list_text(values.get("a_channels"), "conv_channels"),
-                    conv1_kernel=conv1[0], conv1_stride=conv1[1], conv1_padding=conv1[2],
-                    hidden_sizes=int_list_text(values.get("a_hidden"), "hidden_sizes", allow_empty=True),
-                    dropout=widget_float(values.get("a_dropout"), "dropout"), lrn=bool(values.get("a_lrn")),
-                    lrn_size=widget_int(values.get("a_lrn_size"), "lrn_size"),
-                    lrn_alpha=widget_float(values.get("a_lrn_alpha"), "lrn_alpha"),
-                    lrn_beta=widget_float(values.get("a_lrn_beta"), "lrn_beta"),
-                    lrn_k=widget_float(values.get("a_lrn_k"), "lrn_k"),
-                    overlapping_pool=bool(values.get("a_overlap")),
-                    groups=widget_int(values.get("a_groups"), "groups"),
-                    avgpool_size=optional_pool(values.get("a_avgpool"), "avgpool_size"))
-    return parse_spec({"family": family, **common, **data})
+    data: dict[str, Any] = {}
+    for f in COMMON_FIELDS:
+        data.update(f.spec_items(values.get(f.name)))
+    data.update(family_of(family).editor_definition().spec_data(values))
+    return parse_spec({"family": family, **data})

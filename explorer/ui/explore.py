@@ -1,10 +1,16 @@
-"""The Explore panel: per-family editors, instant re-analysis, charts, layer table, compare, share, export."""
+"""The Explore panel: per-family editors, instant re-analysis, charts, layer table, compare, share, export.
+
+Every family's editor comes from the registry (:data:`explorer.families.FAMILIES`): the family radio, one group
+of widgets per family and their change events are built by iterating over it. Widgets are keyed by name
+(``"<family>.<field>"``, or the common field's name; see :mod:`explorer.ui.editors.base`), never by position.
+"""
 from __future__ import annotations
 
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import gradio as gr
 
@@ -12,18 +18,20 @@ from ..analysis import analyze
 from ..charts.analysis import block_compare_chart
 from ..charts.diagram import block_diagram_html
 from ..explain import explain
+from ..families import FAMILIES, family_of
 from ..presets import get_preset, list_presets
 from ..share import decode_spec, encode_spec
 from ..specs import Spec, SpecError, parse_spec
-from .convert import FAMILIES, FAMILY_LABELS, GOOGLENET_HEADERS, NIN_HEADERS, spec_from_values, values_from_spec
+from .convert import spec_from_values, table_rows, values_from_spec
+from .editors.base import COMMON_FIELDS, Editor, Field, cells_equal
 from .i18n import tr, wants_chinese
 from .views import CHARTS, TABLE_HEADERS, chart_figure, compare_markdown, headline_html, layer_rows
 
 DEFAULT_PRESET = "vgg16"
-#: The preset a family button loads.
-FAMILY_DEFAULTS = {"vgg": "vgg16", "googlenet": "googlenet", "nin": "d2l_nin", "alexnet": "alexnet"}
 EXPORT_KINDS = {"PyTorch (.py)": "pytorch", "ONNX (.onnx)": "onnx", "JSON spec (.json)": "json",
                 "Text summary (.txt)": "summary"}
+#: The draft's key for the preset the editors were loaded from (None after a shared link).
+ORIGIN = "preset"
 
 
 @dataclass
@@ -32,7 +40,8 @@ class ExplorePanel:
 
     family: gr.Radio
     preset: gr.Dropdown
-    editors: dict[str, gr.components.Component]
+    preset_note: gr.Markdown  # "edited (from vgg16)" once the network differs from the loaded preset
+    editors: dict[str, gr.components.Component]  # keyed "<family>.<field>", or the common field's name
     batch_size: gr.Number
     chart_choice: gr.Radio
     log_scale: gr.Checkbox
@@ -43,27 +52,42 @@ class ExplorePanel:
     chart: gr.Plot
     table: gr.Dataframe
     explanation: gr.Markdown
-    current_spec: gr.State  # the last valid spec as a dict (spec.to_dict()), read by Train and Export
-    pinned_spec: gr.State
+    current_spec: gr.State  # the last valid spec (a Spec object, validated once), read by Train, Lessons, Export
+    pinned_spec: gr.State  # a Spec or None
     rendered_key: gr.State
     explain_open: gr.State  # whether the explanation accordion is open (closed: not re-rendered)
-    draft: gr.State  # every editor widget's last value, kept on the server
+    draft: gr.State  # every editor widget's last value by key, plus the preset it was loaded from; on the server
     share_token: gr.Textbox
-    groups: dict[str, gr.Group] = field(default_factory=dict)
+    groups: dict[str, gr.Group] = field(default_factory=dict)  # one per registered family
+    add_row_buttons: dict[str, gr.Button] = field(default_factory=dict)  # keyed like ``editors``
 
     def editor_list(self) -> list[gr.components.Component]:
         return list(self.editors.values())
 
+    def derived_components(self) -> list[gr.components.Component]:
+        """Widgets that also show values derived from the spec (the Inception table's in/out columns)."""
+        return [self.editors[editor.key(f.name)] for editor in _editors().values() for f in editor.derived_fields()]
+
     def result_outputs(self) -> list[gr.components.Component]:
         return [self.error, self.headline, self.delta, self.diagram, self.chart, self.table, self.explanation,
-                self.current_spec, self.rendered_key, self.share_token, self.editors["g_table"]]
+                self.current_spec, self.rendered_key, self.share_token, self.preset, self.preset_note,
+                *self.derived_components()]
+
+
+def _editors() -> dict[str, Editor]:
+    """Every registered family's editor, in the registry's order."""
+    return {name: family.editor_definition() for name, family in FAMILIES.items()}
 
 
 # --- pure-ish handlers (testable without a server) ------------------------------------------------------------
 def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: str, log_scale: bool,
-                   pinned: dict | None, shown_table: Any = None, explain_open: bool = True,
-                   chinese: bool = False) -> dict:
-    """All outputs for a valid spec. The explanation is only rendered while its accordion is open."""
+                   pinned: Spec | Mapping | None, shown: Mapping[str, Any] | None = None, origin: str | None = None,
+                   explain_open: bool = True, chinese: bool = False) -> dict:
+    """All outputs for a valid spec. The explanation is only rendered while its accordion is open.
+
+    ``shown`` holds the widget values on screen (the draft): a derived widget is refreshed only when it shows
+    something else. ``origin`` is the preset the editors were loaded from.
+    """
     analysis = analyze(spec, batch_size=batch_size)
     token = encode_spec(spec)
     delta = ""
@@ -81,30 +105,41 @@ def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: s
         panel.chart: chart_figure(chart, analysis, log_scale=log_scale),
         panel.table: layer_rows(analysis),
         panel.explanation: explain(spec, analysis) if explain_open else gr.skip(),
-        panel.current_spec: spec.to_dict(),
+        panel.current_spec: spec,
         panel.rendered_key: _render_key(token, batch_size, chart, log_scale, pinned),
         panel.share_token: token,
-        panel.editors["g_table"]: gr.skip(),
     }
-    if spec.family == "googlenet":
-        derived = values_from_spec(spec)["g_table"]
-        if _table_differs(shown_table, derived):
-            updates[panel.editors["g_table"]] = derived
+    updates.update(preset_updates(panel, spec, origin))
+    for component in panel.derived_components():
+        updates[component] = gr.skip()
+    editor = family_of(spec).editor_definition()
+    for f in editor.derived_fields():
+        derived = f.value_of(spec)
+        if shown is None or not cells_equal(shown.get(editor.key(f.name)), derived):
+            updates[panel.editors[editor.key(f.name)]] = derived
     return updates
 
 
-def _render_key(token: str, batch_size: int, chart: str, log_scale: bool, pinned: dict | None) -> str:
-    """What is on screen: the spec's share token plus the view settings."""
-    return f"{token}|{batch_size}|{chart}|{log_scale}|{pinned!r}"
-
-
-def _table_differs(shown: Any, derived: list[list[Any]]) -> bool:
+def preset_updates(panel: ExplorePanel, spec: Spec, origin: str | None) -> dict:
+    """The preset box names the preset while the network is that preset; after an edit it is cleared (so that
+    choosing the preset again reloads it) and the note says "edited (from ...)"."""
     try:
-        rows = shown.values.tolist() if hasattr(shown, "values") else shown
-        return [[str(cell) for cell in row[:3]] for row in rows] != [[str(cell) for cell in row[:3]]
-                                                                       for row in derived]
-    except (TypeError, AttributeError, IndexError):
-        return True
+        unchanged = bool(origin) and get_preset(origin).spec == spec
+    except SpecError:
+        unchanged = False
+    if unchanged:
+        return {panel.preset: origin, panel.preset_note: ""}
+    note = f"*edited (from `{origin}`)*" if origin else ""
+    return {panel.preset: None, panel.preset_note: note}
+
+
+def _render_key(token: str, batch_size: int, chart: str, log_scale: bool, pinned: Spec | Mapping | None) -> str:
+    """What is on screen: the spec's share token plus the view settings."""
+    try:
+        pinned_token = encode_spec(parse_spec(pinned)) if pinned else ""
+    except SpecError:
+        pinned_token = "invalid"
+    return f"{token}|{batch_size}|{chart}|{log_scale}|{pinned_token}"
 
 
 def error_updates(panel: ExplorePanel, exc: SpecError) -> dict:
@@ -135,7 +170,7 @@ def clamp_batch(value: Any) -> int:
 
 
 def make_field_handler(panel: ExplorePanel, key: str):  # noqa: ANN201
-    """The handler for one editor widget.
+    """The handler for one editor widget (``key`` as in ``panel.editors``).
 
     It applies the widget's new value to the server-side draft (every widget's last value) and rebuilds the
     spec from the whole draft. Reading the other widgets from the server, not from the browser, keeps the
@@ -143,7 +178,7 @@ def make_field_handler(panel: ExplorePanel, key: str):  # noqa: ANN201
     """
 
     def on_field(value: Any, draft: dict | None, batch_size: Any, chart: str, log_scale: bool,
-                 pinned: dict | None, rendered: str, explain_open: bool = False,
+                 pinned: Spec | None, rendered: str, explain_open: bool = False,
                  request: gr.Request = None) -> dict:
         draft = {**(draft or {}), key: value}
         updates = render_draft(panel, draft, batch_size, chart, log_scale, pinned, rendered, explain_open,
@@ -155,7 +190,7 @@ def make_field_handler(panel: ExplorePanel, key: str):  # noqa: ANN201
 
 
 def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, log_scale: bool,
-                 pinned: dict | None, rendered: str, explain_open: bool = False, *, chinese: bool = False) -> dict:
+                 pinned: Spec | None, rendered: str, explain_open: bool = False, *, chinese: bool = False) -> dict:
     """Outputs for the editors' current values: results, an inline error, or nothing new."""
     batch = clamp_batch(batch_size)
     try:
@@ -167,30 +202,45 @@ def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, 
         updates[panel.error] = gr.update(value="", visible=False)
         return updates
     return render_results(panel, spec, batch_size=batch, chart=chart, log_scale=log_scale, pinned=pinned,
-                          shown_table=draft.get("g_table"), explain_open=explain_open, chinese=chinese)
+                          shown=draft, origin=draft.get(ORIGIN), explain_open=explain_open, chinese=chinese)
 
 
 def show_spec(panel: ExplorePanel, spec: Spec, *, preset: str | None, batch_size: int, chart: str, log_scale: bool,
-              pinned: dict | None, notice: str = "", chinese: bool = False) -> dict:
-    """Load a spec into the editors (family, groups, every widget) and render it."""
+              pinned: Spec | None, notice: str = "", chinese: bool = False) -> dict:
+    """Load a spec into the editors (family, groups, the family's and the common widgets) and render it."""
     values = values_from_spec(spec)
-    updates: dict = {panel.family: spec.family, panel.preset: preset, panel.draft: values}
+    updates: dict = {panel.family: spec.family, panel.draft: {**values, ORIGIN: preset}}
     for family, group in panel.groups.items():
         updates[group] = gr.update(visible=family == spec.family)
     for key, component in panel.editors.items():
         updates[component] = values[key] if key in values else gr.skip()
     updates.update(render_results(panel, spec, batch_size=batch_size, chart=chart, log_scale=log_scale,
-                                  pinned=pinned, chinese=chinese))
-    updates[panel.editors["g_table"]] = values.get("g_table", gr.skip())
+                                  pinned=pinned, shown=values, origin=preset, chinese=chinese))
+    for key, component in panel.editors.items():  # the derived widgets too: they show the loaded values
+        if key in values:
+            updates[component] = values[key]
     if notice:
         updates[panel.error] = gr.update(value=notice, visible=True)
     return updates
 
 
 def load_outputs(panel: ExplorePanel) -> list:
-    # The Inception table is both an editor and a result (its derived columns): list it once.
+    # A derived widget is both an editor and a result: list it once.
     return list(dict.fromkeys([panel.family, panel.preset, panel.draft, *panel.groups.values(),
                                *panel.editor_list(), *panel.result_outputs()]))
+
+
+def append_row(blank_row: tuple[Any, ...]) -> Callable[[Any], list[list[Any]]]:
+    """The handler of a table's "Add block" button: the table's rows plus a blank one."""
+
+    def append(table: Any) -> list[list[Any]]:
+        try:
+            rows = table_rows(table, "table")
+        except SpecError:
+            rows = []
+        return [*rows, list(blank_row)]
+
+    return append
 
 
 # --- building the panel --------------------------------------------------------------------------------------
@@ -198,98 +248,45 @@ def _preset_choices() -> list[tuple[str, str]]:
     return [(f"{preset.name} — {preset.description[:70]}", preset.name) for preset in list_presets()]
 
 
+def _create_fields(fields: list[Field], editor: Editor | None, values: Mapping[str, Any],
+                   editors: dict[str, gr.components.Component], buttons: dict[str, gr.Button]) -> None:
+    """One widget per field (one row of them); a table with ``add_row`` gets its button below it."""
+    with gr.Row() if len(fields) > 1 else nullcontext():
+        for f in fields:
+            key = editor.key(f.name) if editor else f.name
+            editors[key] = f.widget.create(values.get(key))
+    for f in fields:
+        if f.widget.add_row:
+            key = editor.key(f.name) if editor else f.name
+            buttons[key] = gr.Button(tr(f.widget.add_row), size="sm", elem_id=f"{editor.family}-add-row"
+                                     if editor else None)
+
+
 def build_explore_panel() -> ExplorePanel:
     """Create the Explore tab's components (inside the caller's Blocks/Tab context) and wire its events."""
     default = get_preset(DEFAULT_PRESET)
-    values = values_from_spec(default.spec)
+    values = {**values_from_spec(default.spec), ORIGIN: default.name}
     editors: dict[str, gr.components.Component] = {}
+    buttons: dict[str, gr.Button] = {}
     groups: dict[str, gr.Group] = {}
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=340, elem_id="editor-column"):
-            family = gr.Radio([(FAMILY_LABELS[f], f) for f in FAMILIES], value=default.spec.family,
+            family = gr.Radio([(f.label, name) for name, f in FAMILIES.items()], value=default.spec.family,
                               label=tr("Family"), elem_id="family")
             preset = gr.Dropdown(_preset_choices(), value=default.name, label=tr("Preset"), elem_id="preset",
                                  info=tr("Loads a published network; then edit anything."))
+            preset_note = gr.Markdown("", elem_id="preset-note", elem_classes=["preset-note"])
             error = gr.Markdown("", visible=False, elem_id="spec-error", elem_classes=["spec-error"])
-            with gr.Group(visible=default.spec.family == "vgg") as groups["vgg"]:
-                editors["vgg_conv_arch"] = gr.Textbox(
-                    values.get("vgg_conv_arch", "((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))"),
-                    label=tr("conv_arch: ((num_convs, out_channels), ...)"), lines=2, max_lines=6,
-                    elem_id="conv-arch", info=tr("d2l's notation: one pair per block; each block ends in a 2x2 max-pool."))
-                with gr.Row():
-                    editors["vgg_ratio"] = gr.Number(values.get("vgg_ratio", 1), label=tr("Width ratio"), precision=0,
-                                                     minimum=1, info=tr("out_channels // ratio (d2l's small VGG: 4)"))
-                    editors["vgg_avgpool"] = gr.Number(values.get("vgg_avgpool", 7), label=tr("Adaptive avg-pool"),
-                                                       precision=0, minimum=0, info=tr("7 as torchvision; 0 = none (d2l)"))
-                editors["vgg_hidden"] = gr.Textbox(values.get("vgg_hidden", "4096, 4096"), label=tr("Hidden FC sizes"),
-                                                   info=tr("comma-separated; empty = a single FC layer"))
-                with gr.Row():
-                    editors["vgg_batch_norm"] = gr.Checkbox(values.get("vgg_batch_norm", False), label=tr("Batch norm"))
-                    editors["vgg_fc_as_conv"] = gr.Checkbox(values.get("vgg_fc_as_conv", False),
-                                                            label=tr("FC layers as convolutions (any input size)"))
-                editors["vgg_dropout"] = gr.Slider(0, 0.95, value=values.get("vgg_dropout", 0.5), step=0.05,
-                                                   label=tr("Dropout"))
-            with gr.Group(visible=default.spec.family == "googlenet") as groups["googlenet"]:
-                editors["g_table"] = gr.Dataframe(
-                    values.get("g_table"), headers=GOOGLENET_HEADERS, label=tr("Inception blocks (in → out derived)"),
-                    datatype=["str", "number", "number"] + ["number"] * 6, static_columns=[0, 1, 2],
-                    row_count=9, column_count=9, interactive=True,
-                    type="array", elem_id="inception-table")
-                with gr.Row():
-                    editors["g_stem"] = gr.Textbox(values.get("g_stem", "64, 64, 192"), label=tr("Stem channels"),
-                                                   info=tr("7x7/2 conv, 1x1 conv, 3x3 conv"))
-                    editors["g_wide"] = gr.Radio([3, 5], value=values.get("g_wide", 3), label=tr("Wide branch kernel"),
-                                                 info=tr("paper/d2l: 5; torchvision: 3"))
-                with gr.Row():
-                    editors["g_bn"] = gr.Checkbox(values.get("g_bn", True), label=tr("Batch norm"))
-                    editors["g_aux"] = gr.Checkbox(values.get("g_aux", False), label=tr("Aux classifiers"))
-                    editors["g_pool_mode"] = gr.Radio(["ceil", "pad"], value=values.get("g_pool_mode", "ceil"),
-                                                      label=tr("Pooling"), info=tr("torchvision: ceil; d2l: pad"))
-                editors["g_dropout"] = gr.Slider(0, 0.95, value=values.get("g_dropout", 0.2), step=0.05,
-                                                 label=tr("Dropout"))
-            with gr.Group(visible=default.spec.family == "nin") as groups["nin"]:
-                editors["n_table"] = gr.Dataframe(
-                    values.get("n_table", [[96, 11, 4, 0, ""], [256, 5, 1, 2, ""], [384, 3, 1, 1, ""]]),
-                    headers=NIN_HEADERS, label=tr("NiN blocks (mlp_channels empty = two 1x1 of out_channels)"),
-                    datatype=["number", "number", "number", "number", "str"],
-                    column_count=5, interactive=True, type="array", elem_id="nin-table")
-                with gr.Row():
-                    editors["n_pool_kernel"] = gr.Number(values.get("n_pool_kernel", 3), label=tr("Pool kernel"),
-                                                         precision=0)
-                    editors["n_pool_stride"] = gr.Number(values.get("n_pool_stride", 2), label=tr("Pool stride"),
-                                                         precision=0)
-                    editors["n_head_kernel"] = gr.Number(values.get("n_head_kernel", 3), label=tr("Head kernel"),
-                                                         precision=0)
-                editors["n_dropout"] = gr.Slider(0, 0.95, value=values.get("n_dropout", 0.5), step=0.05,
-                                                 label=tr("Dropout"))
-            with gr.Group(visible=default.spec.family == "alexnet") as groups["alexnet"]:
-                editors["a_channels"] = gr.Textbox(values.get("a_channels", "64, 192, 384, 256, 256"),
-                                                   label=tr("Conv channels (5)"))
-                with gr.Row():
-                    editors["a_conv1"] = gr.Textbox(values.get("a_conv1", "11, 4, 2"),
-                                                    label=tr("conv1 kernel, stride, padding"))
-                    editors["a_groups"] = gr.Radio([1, 2], value=values.get("a_groups", 1), label=tr("Groups"),
-                                                   info=tr("2 = the paper's two-GPU split"))
-                    editors["a_avgpool"] = gr.Number(values.get("a_avgpool", 6), label=tr("Adaptive avg-pool"),
-                                                     precision=0, minimum=0, info=tr("6 as torchvision; 0 = none"))
-                editors["a_hidden"] = gr.Textbox(values.get("a_hidden", "4096, 4096"), label=tr("Hidden FC sizes"))
-                with gr.Row():
-                    editors["a_overlap"] = gr.Checkbox(values.get("a_overlap", True),
-                                                       label=tr("Overlapping pooling (3x3/2)"))
-                    editors["a_lrn"] = gr.Checkbox(values.get("a_lrn", False), label=tr("Local response norm"))
-                with gr.Row():
-                    editors["a_lrn_size"] = gr.Number(values.get("a_lrn_size", 5), label=tr("LRN n"), precision=0)
-                    editors["a_lrn_alpha"] = gr.Number(values.get("a_lrn_alpha", 1e-4), label=tr("LRN α"))
-                    editors["a_lrn_beta"] = gr.Number(values.get("a_lrn_beta", 0.75), label=tr("LRN β"))
-                    editors["a_lrn_k"] = gr.Number(values.get("a_lrn_k", 2.0), label=tr("LRN k"))
-                editors["a_dropout"] = gr.Slider(0, 0.95, value=values.get("a_dropout", 0.5), step=0.05,
-                                                 label=tr("Dropout"))
+            for name, editor in _editors().items():
+                # Hidden groups show their family's default preset until that family is chosen.
+                shown = values if name == default.spec.family else values_from_spec(
+                    get_preset(family_of(name).default_preset).spec)
+                with gr.Group(visible=name == default.spec.family, elem_id=f"editor-{name}") as groups[name]:
+                    for row in editor.rows:
+                        _create_fields([editor.by_name[field_name] for field_name in row], editor, shown, editors,
+                                       buttons)
             with gr.Group():
-                with gr.Row():
-                    editors["input_size"] = gr.Number(values["input_size"], label=tr("Input size (px)"), precision=0,
-                                                      elem_id="input-size")
-                    editors["in_channels"] = gr.Number(values["in_channels"], label=tr("Input channels"), precision=0)
-                    editors["num_classes"] = gr.Number(values["num_classes"], label=tr("Classes"), precision=0)
+                _create_fields(list(COMMON_FIELDS), None, values, editors, buttons)
             with gr.Row():
                 batch_size = gr.Number(128, label=tr("Batch size (memory estimate)"), precision=0, minimum=1,
                                        maximum=65536)
@@ -314,21 +311,23 @@ def build_explore_panel() -> ExplorePanel:
             with gr.Accordion(tr("Why does it look like this? (with your numbers)"), open=False,
                               elem_id="explain-accordion") as explain_accordion:
                 explanation = gr.Markdown(explain(default.spec, initial), elem_id="explanation")
-    current_spec = gr.State(default.spec.to_dict())
+    current_spec = gr.State(default.spec)
     pinned_spec = gr.State(None)
     rendered_key = gr.State("")
     explain_open = gr.State(False)
     draft = gr.State(values)
     share_token = gr.Textbox(encode_spec(default.spec), visible="hidden", elem_id="share-token")
 
-    panel = ExplorePanel(family=family, preset=preset, editors=editors, batch_size=batch_size,
+    panel = ExplorePanel(family=family, preset=preset, preset_note=preset_note, editors=editors,
+                         batch_size=batch_size,
                          chart_choice=chart_choice, log_scale=log_scale, error=error, headline=headline, delta=delta,
                          diagram=diagram, chart=chart, table=table, explanation=explanation,
                          current_spec=current_spec, pinned_spec=pinned_spec, rendered_key=rendered_key,
-                         explain_open=explain_open, draft=draft, share_token=share_token, groups=groups)
+                         explain_open=explain_open, draft=draft, share_token=share_token, groups=groups,
+                         add_row_buttons=buttons)
     _wire(panel, pin, export_kind, export_button, export_file)
 
-    def on_expand(current: dict | None) -> tuple[bool, Any]:
+    def on_expand(current: Spec | None) -> tuple[bool, Any]:
         if not current:
             return True, gr.skip()
         spec = parse_spec(current)
@@ -349,8 +348,12 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
     for key, component in panel.editors.items():
         component.change(make_field_handler(panel, key), [component, panel.draft, *view],
                          [*panel.result_outputs(), panel.draft], **fast)
+    for key, button in panel.add_row_buttons.items():
+        family, _, name = key.partition(".")
+        blank = family_of(family).editor_definition().by_name[name].widget.blank_row
+        button.click(append_row(blank), [panel.editors[key]], [panel.editors[key]], **fast)
 
-    def on_view(draft: dict | None, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None,
+    def on_view(draft: dict | None, batch_size: Any, chart: str, log_scale: bool, pinned: Spec | None,
                 rendered: str, explain_open: bool, request: gr.Request = None) -> dict:
         return render_draft(panel, draft or {}, batch_size, chart, log_scale, pinned, rendered, explain_open,
                             chinese=_chinese(request))
@@ -358,7 +361,7 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
     for component in (panel.batch_size, panel.chart_choice, panel.log_scale, panel.pinned_spec):
         component.change(on_view, [panel.draft, *view], panel.result_outputs(), **fast)
 
-    def on_preset(name: str, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None,
+    def on_preset(name: str, batch_size: Any, chart: str, log_scale: bool, pinned: Spec | None,
                   request: gr.Request = None) -> dict:
         try:
             preset = get_preset(name)
@@ -367,23 +370,23 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
         return show_spec(panel, preset.spec, preset=preset.name, batch_size=clamp_batch(batch_size), chart=chart,
                          log_scale=log_scale, pinned=pinned, chinese=_chinese(request))
 
-    def on_family(family: str, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None,
+    def on_family(family: str, batch_size: Any, chart: str, log_scale: bool, pinned: Spec | None,
                   request: gr.Request = None) -> dict:
-        if family not in FAMILY_DEFAULTS:
+        if not isinstance(family, str) or family not in FAMILIES:
             return error_updates(panel, SpecError("family", f"unknown family {family!r}"))
-        return on_preset(FAMILY_DEFAULTS[family], batch_size, chart, log_scale, pinned, request)
+        return on_preset(family_of(family).default_preset, batch_size, chart, log_scale, pinned, request)
 
     preset_inputs = [panel.preset, panel.batch_size, panel.chart_choice, panel.log_scale, panel.pinned_spec]
     panel.preset.input(on_preset, preset_inputs, load_outputs(panel), **fast)
     panel.family.input(on_family, [panel.family, *preset_inputs[1:]], load_outputs(panel), **fast)
 
-    def on_pin(current: dict | None) -> tuple[dict | None, str]:
+    def on_pin(current: Spec | None) -> tuple[Spec | None, str]:
         note = "Pinned as A. Keep editing: the deltas below compare your edits (B) with A." if current else ""
         return current, note
 
     pin.click(on_pin, [panel.current_spec], [panel.pinned_spec, panel.delta], **fast)
 
-    def on_export(kind_label: str, current: dict | None) -> str:
+    def on_export(kind_label: str, current: Spec | None) -> str:
         if not current:
             raise gr.Error("There is no valid network to export yet.")
         from ..export import write_export  # imported lazily: ONNX machinery is heavy
@@ -428,7 +431,7 @@ def restore_from_query(panel: ExplorePanel, query: dict[str, str], *, chinese: b
                      log_scale=False, pinned=None, notice=notice, chinese=chinese)
 
 
-def compare_view(pinned: dict | None, current: dict | None, batch_size: Any) -> tuple[str, Any]:
+def compare_view(pinned: Spec | Mapping | None, current: Spec | Mapping | None, batch_size: Any) -> tuple[str, Any]:
     """The Compare tab's Markdown and chart."""
     if not pinned or not current:
         return ("Pin a network as **A** on the Explore tab (Pin as A), then edit it: this tab compares A with your "

@@ -57,6 +57,9 @@ ZH: dict[str, str] = {
     "Wide branch kernel": "宽分支卷积核", "paper/d2l: 5; torchvision: 3": "论文/d2l：5；torchvision：3",
     "Aux classifiers": "辅助分类器", "Pooling": "池化方式", "torchvision: ceil; d2l: pad": "torchvision：ceil；d2l：pad",
     "NiN blocks (mlp_channels empty = two 1x1 of out_channels)": "NiN 块（mlp_channels 留空 = 两个输出通道数相同的 1x1 卷积）",
+    "Add block": "添加一块",
+    "out = ch1x1 + ch3x3 + ch5x5 + pool_proj: the four branches are concatenated":
+        "out = ch1x1 + ch3x3 + ch5x5 + pool_proj：四个分支在通道维上拼接",
     "Pool kernel": "池化核", "Pool stride": "池化步幅", "Head kernel": "输出块卷积核",
     "Conv channels (5)": "卷积通道数（5 层）", "conv1 kernel, stride, padding": "conv1 卷积核、步幅、填充",
     "Groups": "分组", "2 = the paper's two-GPU split": "2 = 论文中的双 GPU 拆分",

@@ -30,6 +30,7 @@ conversions. The input size, input channels and class count are common to every 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
@@ -92,13 +93,15 @@ class Widget:
             return gr.Radio(list(self.choices), value=value, info=info, **common)
         if self.kind == "table":
             rows = len(value) if isinstance(value, list) else None
-            columns = len(self.headers)
-            return gr.Dataframe(
-                value, headers=list(self.headers), datatype=list(self.datatype) or "str",
-                static_columns=list(self.static_columns) or None, column_count=columns,
-                column_limits=(columns, columns), row_count=rows,
-                row_limits=(rows, rows) if self.fixed_rows and rows else None,
-                column_widths=list(self.column_widths) or None, interactive=True, type="array", **common)
+            # Gradio 6.31's frontend reads the ("fixed" | "dynamic") tuples; row_limits/column_limits are not
+            # implemented yet. A fixed column count removes the "Add column" menu entries.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return gr.Dataframe(
+                    value, headers=list(self.headers), datatype=list(self.datatype) or "str",
+                    static_columns=list(self.static_columns) or None, column_count=(len(self.headers), "fixed"),
+                    row_count=(rows, "fixed") if self.fixed_rows and rows else None,
+                    column_widths=list(self.column_widths) or None, interactive=True, type="array", **common)
         raise ValueError(f"unknown widget kind {self.kind!r}")
 
 
