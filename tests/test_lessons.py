@@ -269,13 +269,14 @@ def test_panel_starts_on_the_first_lesson_with_the_default_network(panels):
 
 def test_refresh_computes_from_the_current_network(panels):
     _, lessons = panels
-    text, answers, status = lessons.refresh("vgg", load_preset("vgg16").to_dict(), False)
+    walkthrough, text, answers, status = lessons.refresh("vgg", load_preset("vgg16").to_dict(), False)
+    assert walkthrough == get_lesson("vgg").walkthrough
     assert "**138,357,544**" in text and answers["visible"] is False and status == ""
     assert "102,764,544" in answers["value"]
     edited = replace(load_preset("vgg16"), hidden_sizes=(1024,)).to_dict()
-    text, answers, _ = lessons.refresh("vgg", edited, True)
+    _, text, answers, _ = lessons.refresh("vgg", edited, True)
     assert answers["visible"] is True and f"{linear(25088, 1024):,}" in answers["value"]
-    text, answers, _ = lessons.refresh("googlenet", edited, True)
+    _, text, answers, _ = lessons.refresh("googlenet", edited, True)
     assert "`googlenet`" in text and "No answers" in answers["value"]
 
 
@@ -333,3 +334,44 @@ def test_the_enclosing_tab_refreshes_the_lesson(panels):
 def test_lesson_presets_exist():
     for lesson in LESSONS:
         assert get_preset(lesson.preset).spec.family == lesson.family
+
+
+class FakeRequest:
+    """What the handlers read from a gr.Request: the browser's languages."""
+
+    def __init__(self, accept_language: str) -> None:
+        self.headers = {"accept-language": accept_language}
+
+
+def test_buttons_are_named_as_the_page_shows_them(panels):
+    from explorer.ui.i18n import ZH
+
+    _, lessons = panels
+    chinese = FakeRequest("zh-CN,zh;q=0.9,en;q=0.8")
+    walkthrough, text, _, _ = lessons.refresh("nin", None, False, chinese)
+    load_zh = ZH["Load this network"]
+    assert f"**{load_zh}**" in walkthrough and "Load this network" not in walkthrough
+    assert f"**{ZH['Explore']}**" in walkthrough
+    assert f"**{load_zh}**" in text and "Load this network" not in text
+    walkthrough, _, text, _, _ = lessons.pick("googlenet", load_preset("vgg16").to_dict(), chinese)
+    assert f"**{load_zh}**" in walkthrough and f"**{load_zh}**" in text  # the wrong-family message too
+    walkthrough, text, _, _ = lessons.refresh("nin", None, False, FakeRequest("en-GB,en"))
+    assert "**Load this network**" in walkthrough and "**Load this network**" in text
+    updates = lessons.load("vgg", 1, "Parameters", False, None, False, chinese)
+    assert f"**{ZH['Explore']}**" in updates[lessons.status]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.id for lesson in LESSONS])
+def test_walkthrough_labels_are_the_pages(lesson: Lesson):
+    """Every label a walkthrough names is a label of the page, and has a Chinese translation."""
+    import re
+
+    from explorer.lessons import ui_label
+    from explorer.teaching import UI_LABELS
+    from explorer.ui.i18n import ZH
+
+    names = set(re.findall(r"{(\w+)}", lesson.steps))
+    assert "load" in names and names <= set(UI_LABELS)
+    assert all(UI_LABELS[name] in ZH for name in names)
+    chinese = lesson.walkthrough_in(lambda text: ZH.get(text, text))
+    assert all(f"{ui_label(name, lambda text: ZH[text])}" in chinese for name in names)

@@ -18,11 +18,11 @@ import gradio as gr
 from gradio.context import Context
 
 from ..analysis import analyze
-from ..lessons import LESSONS, Lesson, answers_markdown, get_lesson
+from ..lessons import LESSONS, Lesson, Translate, answers_markdown, english, get_lesson, ui_label
 from ..presets import get_preset
 from ..specs import SpecError, parse_spec
 from .explore import ExplorePanel, clamp_batch, load_outputs, show_spec
-from .i18n import tr
+from .i18n import ZH, tr, wants_chinese
 
 _FAST = dict(concurrency_limit=None, show_progress="hidden", api_visibility="private")
 
@@ -45,7 +45,7 @@ class LessonsPanel:
         return [self.picker, self.explore.current_spec, self.show_answers]
 
     def refresh_outputs(self) -> list[gr.components.Component]:
-        return [self.text, self.answers, self.status]
+        return [self.walkthrough, self.text, self.answers, self.status]
 
     def refresh_on(self, tab: gr.Tab) -> None:
         """Re-render the lesson from the current network whenever ``tab`` is selected (once per tab)."""
@@ -55,24 +55,27 @@ class LessonsPanel:
         tab.select(self.refresh, self.refresh_inputs(), self.refresh_outputs(), **_FAST)
 
     # --- handlers (plain functions of widget values; tests call them directly) ---------------------------------
-    def refresh(self, lesson_id: str, current: dict | None, show_answers: bool) -> tuple[str, Any, str]:
-        """The lesson text and the answers (shown only when ``show_answers``) for the current network; the
-        "Loaded ..." note is cleared, since the network may have changed since."""
-        text, answers = lesson_view(_lesson(lesson_id), current)
-        return text, gr.update(value=answers, visible=bool(show_answers)), ""
+    def refresh(self, lesson_id: str, current: Any, show_answers: bool,
+                request: gr.Request = None) -> tuple[str, str, Any, str]:
+        """The walkthrough (its labels in the page's language), the lesson text and the answers (shown only when
+        ``show_answers``) for the current network; the "Loaded ..." note is cleared, since the network may have
+        changed since."""
+        lesson, translate = _lesson(lesson_id), page_language(request)
+        text, answers = lesson_view(lesson, current, translate)
+        return (lesson.walkthrough_in(translate), text, gr.update(value=answers, visible=bool(show_answers)), "")
 
-    def pick(self, lesson_id: str, current: dict | None) -> tuple[str, str, str, bool, Any]:
+    def pick(self, lesson_id: str, current: Any, request: gr.Request = None) -> tuple[str, str, str, bool, Any]:
         """A new lesson: its walkthrough and text; the answers are hidden again."""
-        lesson = _lesson(lesson_id)
-        text, answers = lesson_view(lesson, current)
-        return lesson.walkthrough, "", text, False, gr.update(value=answers, visible=False)
+        lesson, translate = _lesson(lesson_id), page_language(request)
+        text, answers = lesson_view(lesson, current, translate)
+        return lesson.walkthrough_in(translate), "", text, False, gr.update(value=answers, visible=False)
 
-    def toggle(self, lesson_id: str, current: dict | None, show_answers: bool) -> Any:
+    def toggle(self, lesson_id: str, current: Any, show_answers: bool) -> Any:
         _, answers = lesson_view(_lesson(lesson_id), current)
         return gr.update(value=answers, visible=bool(show_answers))
 
     def load(self, lesson_id: str, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None,
-             show_answers: bool) -> dict:
+             show_answers: bool, request: gr.Request = None) -> dict:
         """Load the lesson's preset into every Explore editor and render it; re-render the lesson for it."""
         lesson = _lesson(lesson_id)
         try:
@@ -81,9 +84,10 @@ class LessonsPanel:
             raise gr.Error(f"The lesson's network could not be loaded: {exc}") from None
         updates = show_spec(self.explore, preset.spec, preset=preset.name, batch_size=clamp_batch(batch_size),
                             chart=chart, log_scale=log_scale, pinned=pinned)
-        text, answers = lesson_view(lesson, preset.spec.to_dict())
-        updates[self.status] = (f"Loaded `{preset.name}` into the **Explore** tab: open it to follow the steps. "
-                                "Edits there change the answers here.")
+        translate = page_language(request)
+        text, answers = lesson_view(lesson, preset.spec.to_dict(), translate)
+        updates[self.status] = (f"Loaded `{preset.name}` into the **{ui_label('explore', translate)}** tab: open "
+                                "it to follow the steps. Edits there change the answers here.")
         updates[self.text] = text
         updates[self.answers] = gr.update(value=answers, visible=bool(show_answers))
         return updates
@@ -97,18 +101,35 @@ class LessonsPanel:
         return [*load_outputs(self.explore), self.status, self.text, self.answers]
 
 
-def lesson_view(lesson: Lesson, current: dict | None) -> tuple[str, str]:
-    """(lesson text, answers) for the network held in Explore's ``current_spec`` state (a spec dict)."""
+def page_language(request: gr.Request | None) -> Translate:
+    """How the page shows its labels: Chinese when the browser asks for it first (as ``gr.I18n`` does)."""
+    try:
+        chinese = wants_chinese(request.headers.get("accept-language")) if request is not None else False
+    except AttributeError:
+        chinese = False
+    return chinese_label if chinese else english
+
+
+def chinese_label(text: str) -> str:
+    return ZH.get(text, text)
+
+
+def lesson_view(lesson: Lesson, current: Any, translate: Translate = english) -> tuple[str, str]:
+    """(lesson text, answers) for the network held in Explore's ``current_spec`` state (a spec or its dict).
+
+    Buttons are named as ``translate`` shows them, like the page.
+    """
+    load = ui_label("load", translate)
     if not current:
-        message = f"No network on the Explore tab yet. Click **Load this network** to load `{lesson.preset}`."
+        message = f"No network on the Explore tab yet. Click **{load}** to load `{lesson.preset}`."
         return message, ""
     try:
         spec = parse_spec(current)
     except SpecError as exc:
-        return f"The network on the Explore tab is not valid ({exc}). Click **Load this network**.", ""
+        return f"The network on the Explore tab is not valid ({exc}). Click **{load}**.", ""
     analysis = analyze(spec)
     questions = lesson.questions(spec, analysis)
-    text = lesson.render(spec, analysis, questions=questions)
+    text = lesson.render(spec, analysis, questions=questions, translate=translate)
     return text, answers_markdown(questions)
 
 
