@@ -32,7 +32,8 @@ from explorer.presets import load_preset, resolve_spec
 from explorer.share import decode_spec, encode_spec
 from explorer.specs import SPEC_CLASSES, ArchSpec, SpecError, parse_spec
 from explorer.ui.app import analyze_api
-from explorer.ui.convert import FAMILIES, spec_from_values, values_from_spec
+from explorer.families import FAMILIES
+from explorer.ui.convert import spec_from_values, values_from_spec
 from tests import fuzz_strategies as fs
 
 DEADLINE_MS = 2_000
@@ -249,8 +250,8 @@ def conv_arch_text(blocks: list[Any]) -> str:
 def test_vgg_conv_arch_random_pairs(conv_arch: list[Any], as_text: bool, input_size: int, via_widgets: bool) -> None:
     arch: Any = conv_arch_text(conv_arch) if as_text or via_widgets else conv_arch
     if via_widgets:
-        values = {**fs.FAMILY_WIDGETS["vgg"][0], "vgg_conv_arch": arch, "input_size": input_size,
-                  "vgg_hidden": "64", "num_classes": 10.0}
+        values = {**fs.FAMILY_WIDGETS["vgg"][0], "vgg.conv_arch": arch, "input_size": input_size,
+                  "vgg.hidden_sizes": "64", "num_classes": 10.0}
         build = lambda: spec_from_values("vgg", values)  # noqa: E731
     else:
         data = {"family": "vgg", "conv_arch": arch, "input_size": input_size, "hidden_sizes": [64],
@@ -269,9 +270,9 @@ GOOGLENET_WIDGETS = fs.FAMILY_WIDGETS["googlenet"]
 @st.composite
 def googlenet_values(draw: st.DrawFn) -> dict[str, Any]:
     values = dict(draw(st.sampled_from(GOOGLENET_WIDGETS)))
-    values["g_table"] = draw(fs.tables(values["g_table"]))
+    values["googlenet.inceptions"] = draw(fs.tables(values["googlenet.inceptions"]))
     if draw(st.integers(0, 4)) == 0:
-        values["g_stem"] = draw(st.one_of(fs.number_list_texts(max_size=4, elements=st.integers(1, 256)),
+        values["googlenet.stem_channels"] = draw(st.one_of(fs.number_list_texts(max_size=4, elements=st.integers(1, 256)),
                                           fs.all_texts))
     values["input_size"] = draw(st.sampled_from([values["input_size"], 32, 64, 96, 224, 1.0, 0, 1025]))
     return values
@@ -280,7 +281,7 @@ def googlenet_values(draw: st.DrawFn) -> dict[str, Any]:
 @fuzz("googlenet_table")
 @given(googlenet_values())
 def test_googlenet_inception_table_random_cells(values: dict[str, Any]) -> None:
-    judge("googlenet_table", lambda: spec_from_values("googlenet", values), values["g_table"])
+    judge("googlenet_table", lambda: spec_from_values("googlenet", values), values["googlenet.inceptions"])
 
 
 def test_googlenet_table_every_bad_cell_names_its_block_and_column() -> None:
@@ -289,10 +290,10 @@ def test_googlenet_table_every_bad_cell_names_its_block_and_column() -> None:
     for row_index, block in enumerate(["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]):
         for column, name in enumerate(["ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj"]):
             for bad in (None, math.nan, "", "x", True, 64.5, -1, 0, 10**30, "1e999", [1]):
-                table = [list(row) for row in values["g_table"]]
+                table = [list(row) for row in values["googlenet.inceptions"]]
                 table[row_index][3 + column] = bad
                 with pytest.raises(SpecError) as info:
-                    spec_from_values("googlenet", {**values, "g_table": table})
+                    spec_from_values("googlenet", {**values, "googlenet.inceptions": table})
                 check_error(info.value, field_prefix=f"inceptions.{block}.{name}")
 
 
@@ -305,10 +306,10 @@ def nin_values(draw: st.DrawFn) -> dict[str, Any]:
     values = dict(draw(st.sampled_from(NIN_WIDGETS)))
     if draw(st.integers(0, 3)) == 0:  # a table of random rows and row count
         rows = draw(st.lists(st.lists(fs.cells, max_size=7), max_size=8))
-        values["n_table"] = rows * draw(st.sampled_from([1, 1, 1, 5, 9]))  # past 32 blocks and 64 rows too
+        values["nin.blocks"] = rows * draw(st.sampled_from([1, 1, 1, 5, 9]))  # past 32 blocks and 64 rows too
     else:
-        values["n_table"] = draw(fs.tables(values["n_table"]))
-    for key in ("n_pool_kernel", "n_pool_stride", "n_head_kernel", "n_dropout"):
+        values["nin.blocks"] = draw(fs.tables(values["nin.blocks"]))
+    for key in ("nin.pool_kernel", "nin.pool_stride", "nin.head_kernel_size", "nin.dropout"):
         if draw(st.integers(0, 9)) == 0:
             values[key] = draw(fs.cells)
     values["input_size"] = draw(st.sampled_from([values["input_size"], 28, 32, 96, 224]))
@@ -318,7 +319,7 @@ def nin_values(draw: st.DrawFn) -> dict[str, Any]:
 @fuzz("nin_table")
 @given(nin_values())
 def test_nin_table_random_rows(values: dict[str, Any]) -> None:
-    judge("nin_table", lambda: spec_from_values("nin", values), values["n_table"])
+    judge("nin_table", lambda: spec_from_values("nin", values), values["nin.blocks"])
 
 
 # --- AlexNet's text fields -------------------------------------------------------------------------------------
@@ -334,7 +335,8 @@ conv1_texts = st.one_of(fs.number_list_texts(max_size=4, elements=st.integers(0,
 def test_alexnet_text_fields(base: dict[str, Any], channels: str | None, conv1: str | None, hidden: str | None,
                              groups: Any) -> None:
     values = dict(base)
-    for key, value in (("a_channels", channels), ("a_conv1", conv1), ("a_hidden", hidden), ("a_groups", groups)):
+    for key, value in (("alexnet.conv_channels", channels), ("alexnet.conv1", conv1), ("alexnet.hidden_sizes", hidden),
+                       ("alexnet.groups", groups)):
         if value is not None:
             values[key] = value
     judge("alexnet_text", lambda: spec_from_values("alexnet", values), values)
@@ -466,7 +468,7 @@ def test_injection_payloads_never_run(sentinel: Path) -> None:
                 # Only widgets that take any value as "on" (checkboxes) may accept text, and then as a bool.
                 assert isinstance(result, ArchSpec), name
                 assert payload not in json.dumps(result.to_dict()), (name, payload)
-                assert re.search(r"_(batch_norm|bn|aux|lrn|overlap|fc_as_conv)$|g_table\[0\]\[[012]\]$", name), \
+                assert re.search(r"\.(batch_norm|aux_logits|lrn|overlapping_pool|fc_as_conv)$|googlenet\.inceptions\[0\]\[[012]\]$", name), \
                     (name, payload)
             checked += 1
             assert not sentinel.exists(), (name, payload)
