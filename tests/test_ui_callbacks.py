@@ -5,11 +5,13 @@ import gradio as gr
 import pytest
 
 from explorer import analyze, list_presets, load_preset
+from explorer.families import FAMILIES, family_of
 from explorer.share import decode_spec
 from explorer.specs import SpecError
 from explorer.ui.convert import spec_from_values, values_from_spec
-from explorer.ui.explore import (build_explore_panel, compare_view, make_field_handler, restore_from_query,
-                                 show_spec)
+from explorer.ui.editors.base import COMMON_FIELDS, Editor, Field, Widget
+from explorer.ui.explore import (append_row, build_explore_panel, compare_view, make_field_handler,
+                                 restore_from_query, show_spec)
 from explorer.ui.app import analyze_api
 
 
@@ -142,3 +144,118 @@ def test_analyze_api():
     with pytest.raises(SpecError) as info:
         spec_from_values("lenet", {})
     assert info.value.field == "family"
+
+
+# --- the editors, one per registered family -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_every_family_has_an_editor_whose_round_trip_keeps_each_preset(family):
+    editor = family_of(family).editor_definition()
+    assert isinstance(editor, Editor) and editor.family == family
+    presets = [p for p in list_presets() if p.spec.family == family]
+    assert presets, f"no preset for {family}"
+    for preset in presets:
+        values = editor.values(preset.spec)
+        assert set(values) == {editor.key(f.name) for f in editor.fields}
+        common = {f.name: f.value_of(preset.spec) for f in COMMON_FIELDS}
+        spec = spec_from_values(family, {**common, **values})
+        assert spec == preset.spec, preset.name
+
+
+def _bad_value(field: Field):
+    return {"table": "not a table", "checkbox": None}.get(field.widget.kind, "x!")
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_bad_widget_values_raise_a_spec_error_naming_the_field(family):
+    editor = family_of(family).editor_definition()
+    values = values_from_spec(load_preset(family_of(family).default_preset))
+    checked = 0
+    for field in editor.fields:
+        if field.widget is None or field.widget.kind == "checkbox":  # a checkbox takes anything as on/off
+            continue
+        with pytest.raises(SpecError) as info:
+            spec_from_values(family, {**values, editor.key(field.name): _bad_value(field)})
+        assert info.value.field.startswith((field.name, *field.into)), (field.name, info.value.field)
+        checked += 1
+    assert checked >= 3
+    for field in COMMON_FIELDS:
+        for bad in (None, "", 0, 12.5, "x!"):
+            with pytest.raises(SpecError) as info:
+                spec_from_values(family, {**values, field.name: bad})
+            assert info.value.field == field.name
+
+
+def test_width_ratio_zero_names_the_field(panel):
+    draft = values_from_spec(load_preset("vgg16"))
+    out = make_field_handler(panel, "vgg.ratio")(0, draft, 1, "Parameters", False, None, "")
+    assert out[panel.error]["visible"] is True and "**ratio**" in out[panel.error]["value"]
+    assert panel.editors["vgg.ratio"].minimum is None  # a browser-side minimum would refuse 0 silently
+
+
+def test_panel_has_one_group_and_every_widget_per_registered_family(panel):
+    assert list(panel.groups) == list(FAMILIES)
+    assert [value for _, value in panel.family.choices] == list(FAMILIES)
+    expected = {f.name for f in COMMON_FIELDS}
+    for name, family in FAMILIES.items():
+        editor = family.editor_definition()
+        expected |= {editor.key(f.name) for f in editor.fields if f.widget is not None}
+    assert set(panel.editors) == expected
+    assert sum(group.visible is True for group in panel.groups.values()) == 1
+
+
+def test_family_radio_loads_the_default_preset(panel):
+    for name, family in FAMILIES.items():
+        values = values_from_spec(load_preset(family.default_preset))
+        out = show_spec(panel, load_preset(family.default_preset), preset=family.default_preset, batch_size=1,
+                        chart="Parameters", log_scale=False, pinned=None)
+        assert out[panel.family] == name and out[panel.preset] == family.default_preset
+        for key, component in panel.editors.items():
+            if key in values:
+                assert out[component] == values[key], key
+            else:
+                assert is_skip(out[component]), key  # other families' widgets stay as they are
+
+
+def test_an_edit_marks_the_preset_as_edited_and_undoing_it_restores_the_name(panel):
+    draft = {**values_from_spec(load_preset("vgg16")), "preset": "vgg16"}
+    out = make_field_handler(panel, "vgg.hidden_sizes")("1024", draft, 1, "Parameters", False, None, "")
+    assert out[panel.preset] is None and "edited (from `vgg16`)" in out[panel.preset_note]
+    back = make_field_handler(panel, "vgg.hidden_sizes")("4096, 4096", out[panel.draft], 1, "Parameters", False,
+                                                          None, out[panel.rendered_key])
+    assert back[panel.preset] == "vgg16" and back[panel.preset_note] == ""
+
+
+def test_googlenet_table_is_pushed_only_when_its_derived_cells_change(panel):
+    draft = values_from_spec(load_preset("googlenet"))
+    handler = make_field_handler(panel, "googlenet.inceptions")
+    same = handler([list(row) for row in draft["googlenet.inceptions"]], draft, 1, "Parameters", False, None, "")
+    assert is_skip(same[panel.editors["googlenet.inceptions"]])
+    floats = [[cell if index < 3 else float(cell) for index, cell in enumerate(row)]
+              for row in draft["googlenet.inceptions"]]
+    out = handler(floats, draft, 1, "MACs", False, None, "")
+    assert is_skip(out[panel.editors["googlenet.inceptions"]])  # 64.0 shows the same as 64
+
+
+def test_nin_add_block_button_appends_a_blank_row(panel):
+    assert "nin.blocks" in panel.add_row_buttons
+    rows = values_from_spec(load_preset("d2l_nin"))["nin.blocks"]
+    grown = append_row(family_of("nin").editor_definition().by_name["blocks"].widget.blank_row)(rows)
+    assert len(grown) == len(rows) + 1 and grown[:-1] == rows
+    assert spec_from_values("nin", {**values_from_spec(load_preset("d2l_nin")), "nin.blocks": grown}) == \
+        load_preset("d2l_nin")  # a blank row is ignored until filled in
+
+
+def test_editor_layout_must_list_every_widget_once():
+    text = Widget("text", "A")
+    with pytest.raises(ValueError, match="rows"):
+        Editor(family="x", fields=(Field("a", text), Field("b", text)), rows=(("a",),))
+    with pytest.raises(ValueError, match="share a name"):
+        Editor(family="x", fields=(Field("a", text), Field("a", text)), rows=(("a",),))
+
+
+def test_spec_state_holds_the_spec_object(panel):
+    assert panel.current_spec.value == load_preset("vgg16")
+    markdown, _ = compare_view(load_preset("vgg11"), load_preset("vgg16").to_dict(), 1)  # dicts still accepted
+    assert "+5,494,208" in markdown
