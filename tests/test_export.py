@@ -2,21 +2,26 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
+import explorer.export
 from explorer import build_model, list_presets, load_preset, parse_spec
 from explorer.analysis import analyze
-from explorer.export import (EXPORT_KINDS, MAX_ONNX_WEIGHT_BYTES, export_onnx, to_json, to_onnx_bytes,
-                             to_pytorch_source, to_text_summary, write_export)
+from explorer.export import (EXPORT_KINDS, MAX_ONNX_WEIGHT_BYTES, export_notes, export_onnx, to_json,
+                             to_onnx_bytes, to_pytorch_source, to_text_summary, write_export)
 from explorer.export import _literal
+from explorer.families import FAMILIES
+from explorer.models import layers
 from explorer.specs import GoogLeNetSpec, VGGSpec
 
 PRESETS = {preset.name: preset.spec for preset in list_presets()}
@@ -33,8 +38,9 @@ VARIANTS = {
     "googlenet_tiny_aux": lambda: GoogLeNetSpec(inceptions=[(8, 4, 8, 2, 4, 4)] * 9, stem_channels=(8, 8, 16),
                                                 input_size=64, num_classes=5, aux_logits=True),
 }
-ALL_SPECS = {**PRESETS, **{name: make() for name, make in VARIANTS.items()}}
-ALLOWED_IMPORTS = {"torch", "torch.nn", "collections"}
+# Every registered family's default network, so a family added to the registry is exported from day one.
+FAMILY_DEFAULTS = {f"family_{name}": load_preset(family.default_preset) for name, family in FAMILIES.items()}
+ALL_SPECS = {**PRESETS, **FAMILY_DEFAULTS, **{name: make() for name, make in VARIANTS.items()}}
 
 
 def exec_source(source: str) -> dict:
@@ -70,7 +76,8 @@ def imported_modules(source: str) -> set[str]:
 def test_generated_source_rebuilds_the_same_network(name: str) -> None:
     spec = ALL_SPECS[name]
     source = to_pytorch_source(spec)
-    assert imported_modules(source) <= ALLOWED_IMPORTS
+    # torch and the standard library only (the -I test below runs files without the explorer on the path).
+    assert {module.split(".")[0] for module in imported_modules(source)} <= {"torch", *sys.stdlib_module_names}
     namespace = exec_source(source)
     with torch.device("meta"):
         generated = namespace["build_model"]()
@@ -114,14 +121,49 @@ def test_the_header_names_the_spec_and_its_json_reads_back() -> None:
     assert parse_spec(text) == spec
 
 
+@pytest.mark.parametrize("name", FAMILIES)
+def test_the_model_code_is_the_explorers_own(name: str) -> None:
+    """The file holds the builders' source verbatim (a template re-implementation would differ)."""
+    family = FAMILIES[name]
+    source = to_pytorch_source(load_preset(family.default_preset))
+    for piece in (family.model_class(), layers.conv_relu, layers.mlp_head, layers.RecordedNet, layers.ClassicCNN):
+        assert inspect.getsource(piece) in source
+    assert "from ." not in source and "explorer" not in {module.split(".")[0] for module in imported_modules(source)}
+    assert source.count("from __future__ import annotations") == 1
+
+
+def test_export_module_has_no_per_family_code() -> None:
+    """export.py asks the registry: no family name or spec class appears in its code (docstrings aside)."""
+    tree = ast.parse(inspect.getsource(explorer.export))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    words = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            words.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.add(node.attr)
+        elif isinstance(node, ast.alias):
+            words.add(node.name)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words.add(node.value)
+    tokens = {token for word in words for token in re.split(r"[^a-z0-9]+", word.lower())}
+    forbidden = {name.lower() for name in FAMILIES} | {family.spec_class.__name__.lower() for family in FAMILIES.values()}
+    assert "vgg" in forbidden and not tokens & forbidden
+
+
 def test_class_name() -> None:
     spec = load_preset("nin_cifar")
-    assert "class NiN(nn.Module):" in to_pytorch_source(spec)
+    assert "class NiN(ClassicCNN):" in to_pytorch_source(spec)
+    assert to_pytorch_source(spec, class_name="NiN") == to_pytorch_source(spec)
     source = to_pytorch_source(spec, class_name="MyNet")
-    assert "class MyNet(nn.Module):" in source and "def build_model() -> MyNet:" in source
-    assert type(exec_source(source)["build_model"]()).__name__ == "MyNet"
+    assert "class MyNet(NiN):" in source and "def build_model() -> MyNet:" in source
+    model = exec_source(source)["build_model"]()
+    assert type(model).__name__ == "MyNet"
+    assert shapes(model) == shapes(build_model(spec))
     for bad in ("", "1net", "class", "my net", "Net\nimport os", "Net;import os", "nn", "torch", "build_model",
-                "OrderedDict", "print", "IN_CHANNELS", "x" * 65, "Netté", 3):
+                "OrderedDict", "print", "KWARGS", "ClassicCNN", "conv_relu", "x" * 65, "Netté", 3):
         with pytest.raises(ValueError):
             to_pytorch_source(spec, class_name=bad)  # type: ignore[arg-type]
 
@@ -131,9 +173,17 @@ def test_only_plain_literals_reach_the_generated_code() -> None:
         def __repr__(self) -> str:
             return "__import__('os').system('echo hi')"
 
+    class SneakyText(str):
+        def __repr__(self) -> str:
+            return "__import__('os')"
+
     assert _literal((Sneaky(3), 0.5, True, None, [1, 2])) == "(3, 0.5, True, None, (1, 2))"
     assert _literal((7,)) == "(7,)"
-    for bad in ("text", float("nan"), float("inf"), {"a": 1}, b"x"):
+    assert _literal({"3a": (3, 2, 0, True)}) == '{"3a": (3, 2, 0, True)}'
+    assert ast.literal_eval(_literal(SneakyText("4a"))) == "4a"
+    for text in ("it's", 'say "hi"', "line\nbreak\")\nimport os", "\\", "ü\u2028"):
+        assert ast.literal_eval(_literal(text)) == text  # quotes, breaks, escapes: still one string literal
+    for bad in (float("nan"), float("inf"), {1: 2}, {"a": b"x"}, b"x", object(), {1, 2}):
         with pytest.raises(ValueError):
             _literal(bad)
 

@@ -73,6 +73,12 @@ class ArchSpec:
         self._plan(planner)
         return planner
 
+    @property
+    def accepts_any_input_size(self) -> bool:
+        """Whether the network also takes other (large enough) input sizes than ``input_size``, so that exports
+        may leave height and width symbolic. False unless a family says otherwise."""
+        return False
+
     def planned_layers(self) -> list[PlannedLayer]:
         return self.plan().layers
 

@@ -80,6 +80,11 @@ class VGGSpec(ArchSpec):
     def num_conv_layers(self) -> int:
         return sum(num_convs for num_convs, _ in self.conv_arch)
 
+    @property
+    def accepts_any_input_size(self) -> bool:
+        """With ``fc_as_conv`` the classifier is convolutional and averages its map: any large enough input."""
+        return self.fc_as_conv
+
     def classifier_kernel(self) -> int:
         """Spatial size the first FC layer sees (its kernel size when ``fc_as_conv``)."""
         if self.avgpool_size is not None:
