@@ -101,7 +101,10 @@ class Lesson:
         return self.steps.format(**ui_labels(translate))
 
     def applies_to(self, spec: Spec) -> bool:
-        return spec.family == self.family
+        """Whether ``spec`` belongs to the lesson's family (as the registry says)."""
+        from ..families import family_of
+
+        return family_of(spec) is family_of(self.family)
 
     def wrong_family_message(self, spec: Spec, translate: Translate = english) -> str:
         from ..families import family_of
