@@ -20,7 +20,7 @@ import gradio as gr
 
 from ..charts.training import (confusion_matrix_figure, per_class_accuracy_figure, sample_predictions_figure,
                                training_curves_figure)
-from ..specs import SpecError, parse_spec
+from ..specs import Spec, SpecError, parse_spec
 from ..training.config import DATASET_NAMES, TrainConfig
 from ..training.data import DATASETS, is_on_disk
 from ..training.engine import train
@@ -49,7 +49,8 @@ def build_train_panel(current_spec: gr.State) -> None:
     """Build the Train tab's contents inside the caller's ``gr.Blocks``.
 
     Args:
-        current_spec: a ``gr.State`` holding the current valid spec as a dict (``spec.to_dict()``) or None.
+        current_spec: Explore's ``gr.State`` holding the current valid spec (a Spec object, already validated) or
+            None. ``parse_spec`` returns a Spec as it is, and still accepts a dict (the API, old tests).
     """
     gr.Markdown(INTRO)
     network = gr.Markdown(describe_network(current_spec.value), elem_id="train-network")
@@ -123,7 +124,7 @@ def default_dataset() -> str:
     return "fashion-mnist" if is_on_disk("fashion-mnist") else "shapes"
 
 
-def describe_network(spec_dict: dict | None) -> str:
+def describe_network(spec_dict: Spec | dict | None) -> str:
     """Which network Start will train, in one line."""
     if not spec_dict:
         return "**Network:** none: the spec in the Explore tab is invalid; fix it to train."
@@ -162,7 +163,7 @@ def gpu_seconds(*settings: Any) -> float:
         return 120
 
 
-def config_from_widgets(spec_dict: dict | None, recipe_kind: str, dataset: str, epochs: float | None,
+def config_from_widgets(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, epochs: float | None,
                         batch_size: float | None, lr: float | None, optimizer: str, precision: str, device: str,
                         input_size: float | None, train_subset: float | None) -> tuple[Any, TrainConfig]:
     """The spec and config the widgets describe: the recipe's config with the widgets' values on top.
@@ -201,7 +202,7 @@ def _number(value: Any, field: str) -> float:
     return float(value)
 
 
-def apply_short_recipe(spec_dict: dict | None, dataset: str, device: str) -> tuple[Any, ...]:
+def apply_short_recipe(spec_dict: Spec | dict | None, dataset: str, device: str) -> tuple[Any, ...]:
     """Widget values of the short-run recipe."""
     try:
         recipe = short_recipe_info(parse_spec(spec_dict) if spec_dict else None, dataset=dataset, device=device)
@@ -212,7 +213,7 @@ def apply_short_recipe(spec_dict: dict | None, dataset: str, device: str) -> tup
             config.input_size or 0, recipe.summary)
 
 
-def apply_published_recipe(spec_dict: dict | None, device: str) -> tuple[Any, ...]:
+def apply_published_recipe(spec_dict: Spec | dict | None, device: str) -> tuple[Any, ...]:
     """Widget values of the recipe the network was published with (d2l's, for its family)."""
     if not spec_dict:
         raise gr.Error("There is no valid network: fix the spec in the Explore tab first.")
