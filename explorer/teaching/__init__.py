@@ -109,10 +109,10 @@ class Lesson:
     def wrong_family_message(self, spec: Spec, translate: Translate = english) -> str:
         from ..families import family_of
 
-        label = family_of(self.family).label
-        return (f"This lesson is about **{label}**, but the network on the Explore tab is a "
+        label, explore = family_of(self.family).label, ui_label("explore", translate)
+        return (f"This lesson is about **{label}**, but the network on the **{explore}** tab is a "
                 f"**{spec.family_label}**. Click **{ui_label('load', translate)}** to load `{self.preset}` (or "
-                f"pick any {label} preset on the Explore tab); the questions then use its numbers.")
+                f"pick any {label} preset on the **{explore}** tab); the questions then use its numbers.")
 
     def questions(self, spec: Spec, analysis: Analysis) -> list[Question]:
         """The questions with answers computed from ``spec`` and ``analysis``; empty for another family."""
@@ -129,7 +129,8 @@ class Lesson:
         if not self.applies_to(spec):
             return self.wrong_family_message(spec, translate)
         asked = self.questions(spec, analysis) if questions is None else questions
-        return "\n".join(["#### The network on the Explore tab", self.describe(spec, analysis), "",
+        return "\n".join([f"#### The network on the {ui_label('explore', translate)} tab",
+                          self.describe(spec, analysis), "",
                           "#### Questions", questions_markdown(asked)])
 
 

@@ -119,14 +119,14 @@ def lesson_view(lesson: Lesson, current: Any, translate: Translate = english) ->
 
     Buttons are named as ``translate`` shows them, like the page.
     """
-    load = ui_label("load", translate)
+    load, explore = ui_label("load", translate), ui_label("explore", translate)
     if not current:
-        message = f"No network on the Explore tab yet. Click **{load}** to load `{lesson.preset}`."
+        message = f"No network on the **{explore}** tab yet. Click **{load}** to load `{lesson.preset}`."
         return message, ""
     try:
         spec = parse_spec(current)
     except SpecError as exc:
-        return f"The network on the Explore tab is not valid ({exc}). Click **{load}**.", ""
+        return f"The network on the **{explore}** tab is not valid ({exc}). Click **{load}**.", ""
     analysis = analyze(spec)
     questions = lesson.questions(spec, analysis)
     text = lesson.render(spec, analysis, questions=questions, translate=translate)
