@@ -53,8 +53,8 @@ def test_every_lesson_renders_for_its_preset(lesson: Lesson):
 
 def test_lesson_ids_are_unique_and_unknown_ids_are_refused():
     assert len({lesson.id for lesson in LESSONS}) == len(LESSONS)
-    with pytest.raises(ValueError, match="no lesson called 'resnet'.*vgg"):
-        get_lesson("resnet")
+    with pytest.raises(ValueError, match="no lesson called 'lenet'.*vgg"):
+        get_lesson("lenet")
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.id for lesson in LESSONS])
@@ -310,7 +310,7 @@ def test_load_fills_explore_and_the_lesson(panels):
 def test_unknown_or_missing_input_is_a_clean_message(panels):
     _, lessons = panels
     with pytest.raises(gr.Error):
-        lessons.refresh("resnet", None, False)
+        lessons.refresh("lenet", None, False)
     text, _ = lesson_view(get_lesson("vgg"), None)
     assert "Load this network" in text
     text, _ = lesson_view(get_lesson("vgg"), {"family": "vgg", "conv_arch": [[0, 64]]})

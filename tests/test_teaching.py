@@ -259,3 +259,17 @@ def test_stacked_block_table_for_vgg16():
     stack = facts.StackedConvs(3, 512)
     assert f"| block5 | 3 × 3x3, 512 ch | 7x7 | {stack.stacked_params:,} | {stack.single_params:,} |" in text
     assert math.isclose(stack.saved / stack.single_params, 1 - 27 / 49, rel_tol=1e-3)
+
+
+def test_a_family_without_teaching_module_yet_gets_the_shared_sections(monkeypatch):
+    from dataclasses import replace as replace_field
+
+    from explorer.lessons import lessons_of
+
+    family = FAMILIES["vgg"]
+    monkeypatch.setitem(FAMILIES, "vgg", replace_field(family, teaching="explorer.teaching.not_written_yet"))
+    spec = load_preset("vgg11")
+    analysis = analyze(spec)
+    text = explain(spec, analysis)
+    assert "### Where the parameters are" in text and "### Receptive field" in text and "3x3" not in text
+    assert lessons_of(FAMILIES["vgg"]) == ()
