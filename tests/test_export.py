@@ -316,3 +316,60 @@ def test_write_export_refuses_bad_kinds_and_names(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="name"):
             write_export(spec, "json", tmp_path, name=bad)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- ONNX: input sizes and training-only heads (issue #12) ----------------------------------------------------
+
+def onnx_model(data: bytes):  # noqa: ANN201 - an onnx.ModelProto
+    onnx = pytest.importorskip("onnx")
+    return onnx.load_model_from_string(data)
+
+
+@pytest.mark.parametrize("dynamo", [True, False])
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_onnx_of_a_network_that_takes_any_size_has_free_height_and_width(dynamo: bool) -> None:
+    pytest.importorskip("onnxscript")
+    spec = load_preset("d2l_vgg11_small").replace(fc_as_conv=True, hidden_sizes=(64,))
+    assert spec.accepts_any_input_size and spec.input_size == 224
+    model = build_model(spec).eval()
+    data = to_onnx_bytes(spec, model=model, dynamo=dynamo)
+    for size in (224, 320, 250):
+        images = torch.randn(2, spec.in_channels, size, size)
+        output, input_shape = run_onnx(data, images)
+        with torch.no_grad():
+            torch.testing.assert_close(output, model(images), rtol=1e-4, atol=1e-4)
+    assert input_shape[0] == "batch" and isinstance(input_shape[2], str) and isinstance(input_shape[3], str)
+    assert "Height and width are free" in dict((p.key, p.value) for p in onnx_model(data).metadata_props)[
+        "explorer_notes"]
+
+
+def test_onnx_sizes_stay_fixed_where_the_network_needs_them() -> None:
+    pytest.importorskip("onnxscript")
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32, hidden_sizes=(64,))  # flattens a fixed map
+    assert not spec.accepts_any_input_size
+    _, input_shape = run_onnx(to_onnx_bytes(spec), torch.randn(1, 1, 32, 32))
+    assert input_shape == ["batch", 1, 32, 32]
+    with pytest.raises(ValueError, match="cannot be symbolic"):
+        to_onnx_bytes(spec, dynamic_size=True)
+    fixed = to_onnx_bytes(spec.replace(fc_as_conv=True), dynamic_size=False, dynamic_batch=False)
+    assert run_onnx(fixed, torch.randn(1, 1, 32, 32))[1] == [1, 1, 32, 32]
+
+
+def test_onnx_says_that_it_leaves_out_the_aux_heads() -> None:
+    pytest.importorskip("onnxscript")
+    spec = VARIANTS["googlenet_tiny_aux"]()
+    data = to_onnx_bytes(spec)
+    proto = onnx_model(data)
+    assert [output.name for output in proto.graph.output] == ["logits"]
+    initializers = {tensor.name for tensor in proto.graph.initializer}
+    assert initializers and not any("aux" in name for name in initializers)  # the heads really are not there
+    metadata = {entry.key: entry.value for entry in proto.metadata_props}
+    assert "auxiliary classifiers (aux1, aux2) are left out" in metadata["explorer_notes"]
+    assert "left out" in proto.doc_string
+    assert parse_spec(metadata["explorer_spec"]) == spec
+    assert any("left out" in note for note in export_notes(spec, "onnx"))
+    assert not any("auxiliary" in note for note in export_notes(spec.replace(aux_logits=False), "onnx"))
+    assert any("auxiliary" in note for note in export_notes(spec, "pytorch"))
+    # The exporter's debugging metadata (stack traces naming this machine's files) does not ship.
+    assert not any(node.metadata_props for node in proto.graph.node)
+    assert str(Path(__file__).resolve().parents[1]) not in data.decode("latin-1")
