@@ -271,5 +271,14 @@ def test_a_family_without_teaching_module_yet_gets_the_shared_sections(monkeypat
     spec = load_preset("vgg11")
     analysis = analyze(spec)
     text = explain(spec, analysis)
-    assert "### Where the parameters are" in text and "### Receptive field" in text and "3x3" not in text
+    assert "### Where the parameters are" in text and "### Receptive field" in text and "Why stacks" not in text
     assert lessons_of(FAMILIES["vgg"]) == ()
+
+
+def test_vgg_table_follows_a_width_edit():
+    spec = load_preset("vgg16")
+    edited = replace(spec, conv_arch=(*spec.conv_arch[:4], (3, 256)))
+    text = explain(edited, analyze(edited))
+    stack = facts.StackedConvs(3, 256)
+    assert f"| block5 | 3 × 3x3, 256 ch | 7x7 | {stack.stacked_params:,} | {stack.single_params:,} |" in text
+    assert "The first FC layer reads a 256x7x7 map" in text
