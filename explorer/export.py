@@ -1,7 +1,7 @@
 """Export a spec: standalone PyTorch source, ONNX, JSON and a text summary.
 
 The PyTorch source is the explorer's own model code (the family's module in ``explorer/models`` and the
-shared ``layers.py``, found through the family registry and copied with ``inspect.getsource``) followed by a
+shared ``layers.py``, found through the family registry and copied from their source files) followed by a
 short generated part: the spec's model arguments as literals and ``build_model()``. It imports only ``torch``
 and the standard library, so the file runs wherever PyTorch does. Only plain literals (numbers, booleans,
 ``None``, strings, tuples and string-keyed dicts of them) reach the generated code, each through ``repr()``
@@ -14,6 +14,7 @@ import ast
 import builtins
 import functools
 import importlib
+import importlib.util
 import inspect
 import io
 import json
@@ -272,8 +273,12 @@ def _copy_module(module_name: str, ordered: dict[str, _CopiedModule], importing:
         return
     if module_name in importing:
         raise ValueError(f"circular imports between {', '.join(importing)}")
-    module = importlib.import_module(module_name)
-    text = inspect.getsource(module)
+    # Read, not imported: what cannot be copied is refused before any of it runs.
+    found = importlib.util.find_spec(module_name)
+    if found is None or not found.origin or not found.origin.endswith(".py"):
+        raise ValueError(f"no Python source for the model module {module_name!r}")
+    text = Path(found.origin).read_text(encoding="utf-8")
+    package = module_name.rpartition(".")[0]
     path = f"{module_name.replace('.', '/')}.py"
     tree = ast.parse(text)
     for node in ast.walk(tree):
@@ -296,7 +301,7 @@ def _copy_module(module_name: str, ordered: dict[str, _CopiedModule], importing:
         elif isinstance(node, ast.ImportFrom) and node.level:
             if node.level != 1 or node.module is None:
                 raise ValueError(f"{path}:{node.lineno}: only 'from .module import name' imports can be copied")
-            _copy_module(f"{module.__package__}.{node.module}", ordered, (*importing, module_name))
+            _copy_module(f"{package}.{node.module}", ordered, (*importing, module_name))
             aliases += [f"{alias.asname} = {alias.name}" for alias in node.names if alias.asname]
             defines.update(alias.asname for alias in node.names if alias.asname)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
