@@ -206,6 +206,7 @@ def _generated_part(spec: ArchSpec, model_class: str, class_name: str) -> str:
     input_shape = _literal((spec.in_channels, spec.input_size, spec.input_size))
     lines = [
         f"# --- generated for this spec {'-' * 80}",
+        *_block_table(spec),
         f"# The arguments of {model_class} for the spec above ({type(spec).__name__}.model_kwargs()).",
         f"KWARGS = {kwargs_text}",
         f"INPUT_SHAPE = {input_shape}  # channels, height, width of the input the spec was planned for",
@@ -217,6 +218,24 @@ def _generated_part(spec: ArchSpec, model_class: str, class_name: str) -> str:
               '    """The network of the spec above, with PyTorch\'s default initialisation."""',
               f"    return {class_name}(**KWARGS)"]
     return "\n".join(lines) + _MAIN
+
+
+def _block_table(spec: ArchSpec) -> list[str]:
+    """Comment lines listing the blocks the model records, with the analysis's output shape and parameters."""
+    blocks = analyze(spec).blocks
+    if not blocks:
+        return []
+
+    def clean(text: str) -> str:  # names come from the model code; keep each on its comment line
+        return "".join(char if char.isprintable() else "?" for char in " ".join(str(text).split()))[:40]
+
+    rows = [(clean(block.name), clean(block.kind), " x ".join(map(str, block.output_shape)), f"{block.params:,}")
+            for block in blocks]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = ["# What build_model() builds, block by block (output shape for one image, parameters):"]
+    lines += [f"#   {name:<{widths[0]}}  {kind:<{widths[1]}}  {shape:<{widths[2]}}  {params:>{widths[3]}}".rstrip()
+              for name, kind, shape, params in rows]
+    return [*lines, "#"]
 
 
 _MAIN = '''

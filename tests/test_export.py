@@ -153,6 +153,33 @@ def test_export_module_has_no_per_family_code() -> None:
     assert "vgg" in forbidden and not tokens & forbidden
 
 
+@pytest.mark.parametrize("name", ["googlenet_aux", "vgg11_bn"])
+def test_the_block_table_matches_a_forward_pass(name: str) -> None:
+    spec = PRESETS[name]
+    source = to_pytorch_source(spec)
+    table = source[source.index("# What build_model() builds"):source.index("# The arguments of")].splitlines()[1:]
+    rows = [line[1:].split("  ") for line in table if line.strip("# ")]
+    rows = [[cell.strip() for cell in row if cell.strip()] for row in rows]
+    model = build_model(spec).eval()
+    shapes_seen: dict[str, torch.Size] = {}
+
+    def recorder(key: str):  # noqa: ANN202
+        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            shapes_seen.setdefault(key, output.shape)
+        return hook
+
+    for block in model.block_info:  # hooks on the recorded modules: an independent measurement
+        model.get_submodule(block["modules"][-1]).register_forward_hook(recorder(block["name"]))
+    if hasattr(model, "run_aux_in_eval"):
+        model.run_aux_in_eval = True
+    with torch.no_grad():
+        model(torch.randn(1, spec.in_channels, spec.input_size, spec.input_size))
+    assert [row[0] for row in rows] == [block["name"] for block in model.block_info]
+    for block_name, _, shape, params in rows:
+        assert shape == " x ".join(map(str, shapes_seen[block_name][1:]))
+    assert sum(int(row[3].replace(",", "")) for row in rows) == spec.planned_params()
+
+
 def test_class_name() -> None:
     spec = load_preset("nin_cifar")
     assert "class NiN(ClassicCNN):" in to_pytorch_source(spec)
