@@ -408,8 +408,9 @@ def _formatted_literal(value: Any, *, indent: int, prefix: int = 0, width: int =
         return flat
     inner = " " * (indent + 4)
     if isinstance(value, dict):
-        items = [f"{inner}{_literal(key)}: {_formatted_literal(item, indent=indent + 4, prefix=len(_literal(key)) + 2)},"
-                 for key, item in value.items()]
+        keys = [_literal(key) for key in value]
+        items = [f"{inner}{key}: {_formatted_literal(item, indent=indent + 4, prefix=len(key) + 2)},"
+                 for key, item in zip(keys, value.values())]
         return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
     items = [f"{inner}{_formatted_literal(item, indent=indent + 4)}," for item in value]
     return "(\n" + "\n".join(items) + "\n" + " " * indent + ")"

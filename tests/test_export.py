@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -149,7 +148,8 @@ def test_export_module_has_no_per_family_code() -> None:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             words.add(node.value)
     tokens = {token for word in words for token in re.split(r"[^a-z0-9]+", word.lower())}
-    forbidden = {name.lower() for name in FAMILIES} | {family.spec_class.__name__.lower() for family in FAMILIES.values()}
+    forbidden = {name.lower() for name in FAMILIES} | {family.spec_class.__name__.lower()
+                                                       for family in FAMILIES.values()}
     assert "vgg" in forbidden and not tokens & forbidden
 
 
