@@ -120,6 +120,11 @@ def test_recipe_buttons() -> None:
 
 def test_describe_network_and_dataset_choices() -> None:
     assert "d2l_vgg11_small" in train_panel.describe_network(SPEC)
+    # Explore's state holds the Spec object itself
+    assert train_panel.describe_network(load_preset("d2l_vgg11_small")) == train_panel.describe_network(SPEC)
+    spec, _ = train_panel.config_from_widgets(load_preset("vgg11"), "short", "shapes", 1, 32, 1e-3, "adam", "fp32",
+                                              "cpu", 0, 0)
+    assert spec == load_preset("vgg11")
     assert "invalid" in train_panel.describe_network(None)
     names = [name for _, name in train_panel.dataset_choices()]
     assert names[:4] == ["fashion-mnist", "mnist", "cifar10", "shapes"]

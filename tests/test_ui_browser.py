@@ -53,7 +53,7 @@ def test_edit_conv_arch_updates_numbers_charts_and_table(page):
     expect(page.locator("#chart")).to_contain_text("total 132.86M", timeout=10_000)
     table = page.locator("#layer-table")
     expect(table).not_to_contain_text("features.block1.conv2", timeout=10_000)  # VGG-11 has one conv in block 1
-    expect(page.locator("#diagram")).to_contain_text("3x3 conv × 2", timeout=10_000)
+    expect(page.locator("#diagram")).to_contain_text("3x3 conv 256 ×2", timeout=10_000)  # block 3: two convs
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "explore_vgg11.png"), full_page=True)
 
@@ -191,3 +191,40 @@ def test_chinese_ui_follows_the_browser_language(browser, app_url):
         page.screenshot(path=str(ARTIFACTS / "explorer_zh.png"), full_page=False)
     finally:
         context.close()
+
+
+def test_width_ratio_zero_says_which_field(page):
+    ratio = page.locator("#vgg-ratio input")
+    ratio.fill("0")
+    ratio.press("Enter")
+    error = page.locator("#spec-error")
+    expect(error).to_contain_text("ratio", timeout=10_000)
+    expect(error).to_contain_text("between 1 and 1024")
+    expect(page.locator("#headline")).to_contain_text("138,357,544")
+
+
+def test_an_edit_marks_the_preset_as_edited(page):
+    expect(page.locator("#preset-note")).not_to_contain_text("edited")
+    conv_arch_box(page).fill(VGG11_ARCH.replace("(1, 64)", "(1, 32)"))
+    expect(page.locator("#preset-note")).to_contain_text("edited (from vgg16)", timeout=10_000)
+
+
+def test_inception_headers_fit_and_nin_rows_can_be_added(page):
+    page.get_by_label("GoogLeNet").check()
+    expect(page.locator("#headline")).to_contain_text("6,624,904", timeout=15_000)
+    headers = page.evaluate("""() => {
+        const table = document.querySelector('#inception-table').getBoundingClientRect();
+        return [...document.querySelectorAll('#inception-table th span.header')].map(span => [
+            span.innerText, span.scrollWidth <= span.clientWidth + 1,
+            span.getBoundingClientRect().right <= table.right + 1]);
+    }""")
+    assert [name for name, _, _ in headers] == ["block", "in", "out", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red",
+                                                 "ch5x5", "pool_proj"]
+    assert all(fits and inside for _, fits, inside in headers), headers  # not cut off, not off-screen
+    page.get_by_label("NiN").check()
+    expect(page.locator("#headline")).to_contain_text("1,992,166", timeout=15_000)
+    cells = page.locator("#nin-table [role=gridcell]")  # five per block
+    expect(cells).to_have_count(15)
+    page.get_by_role("button", name="Add block").click()
+    expect(cells).to_have_count(20, timeout=10_000)
+    expect(page.locator("#spec-error")).to_be_hidden()  # a blank row waits to be filled in

@@ -259,3 +259,11 @@ def test_spec_state_holds_the_spec_object(panel):
     assert panel.current_spec.value == load_preset("vgg16")
     markdown, _ = compare_view(load_preset("vgg11"), load_preset("vgg16").to_dict(), 1)  # dicts still accepted
     assert "+5,494,208" in markdown
+
+
+def test_editor_tables_have_a_fixed_column_count(panel):
+    # "fixed" hides the Dataframe's "Add column" menu entries; the Inception table's rows are fixed too (9 blocks).
+    assert panel.editors["nin.blocks"].col_count == (5, "fixed")
+    assert panel.editors["googlenet.inceptions"].col_count == (9, "fixed")
+    assert panel.editors["googlenet.inceptions"].row_count == (9, "fixed")
+    assert panel.editors["nin.blocks"].row_count[1] == "dynamic"

@@ -27,6 +27,8 @@ CSS = """
 .stat-value {font-size: 1.25em; font-weight: 600;}
 .spec-error {border-left: 4px solid #d33; padding: 4px 10px; background: rgba(221, 51, 51, 0.08);}
 .preset-note {font-size: 0.85em; color: var(--body-text-color-subdued); min-height: 0;}
+.editor-table .header-cell, .editor-table td {font-size: 12px !important;}
+.editor-table .cell-wrap {padding-left: 4px !important; padding-right: 2px !important;}
 .share-hint {font-size: 0.85em; color: var(--body-text-color-subdued);}
 """
 CSS += DIAGRAM_CSS

@@ -256,6 +256,8 @@ def _create_fields(fields: list[Field], editor: Editor | None, values: Mapping[s
             key = editor.key(f.name) if editor else f.name
             editors[key] = f.widget.create(values.get(key))
     for f in fields:
+        if f.widget.kind == "table" and f.widget.info:  # a Dataframe has no info line of its own
+            gr.Markdown(tr(f.widget.info), elem_classes=["share-hint"])
         if f.widget.add_row:
             key = editor.key(f.name) if editor else f.name
             buttons[key] = gr.Button(tr(f.widget.add_row), size="sm", elem_id=f"{editor.family}-add-row"

@@ -101,7 +101,8 @@ class Widget:
                     value, headers=list(self.headers), datatype=list(self.datatype) or "str",
                     static_columns=list(self.static_columns) or None, column_count=(len(self.headers), "fixed"),
                     row_count=(rows, "fixed") if self.fixed_rows and rows else None,
-                    column_widths=list(self.column_widths) or None, interactive=True, type="array", **common)
+                    column_widths=list(self.column_widths) or None, interactive=True, type="array",
+                    elem_classes=["editor-table"], **common)
         raise ValueError(f"unknown widget kind {self.kind!r}")
 
 

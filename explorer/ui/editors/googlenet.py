@@ -42,7 +42,8 @@ EDITOR = Editor(
             info="out = ch1x1 + ch3x3 + ch5x5 + pool_proj: the four branches are concatenated",
             datatype=("str", "number", "number") + ("number",) * len(INCEPTION_FIELDS),
             static_columns=tuple(range(DERIVED_COLUMNS)), fixed_rows=True, elem_id="inception-table",
-            column_widths=("7%", "9%", "9%") + ("12.5%",) * len(INCEPTION_FIELDS)),
+            # Pixels, with the app's 12px table font: every header (pool_proj included) fits a 480px column.
+            column_widths=("58px", "36px", "44px", "44px", "64px", "44px", "64px", "44px", "72px")),
             read=inception_table, parse=parse_inceptions, derived=True),
         Field("stem_channels", Widget("text", "Stem channels", info="7x7/2 conv, 1x1 conv, 3x3 conv"),
               read=lambda spec: list_text(spec.stem_channels), parse=int_list_text),
