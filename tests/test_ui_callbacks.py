@@ -267,3 +267,14 @@ def test_editor_tables_have_a_fixed_column_count(panel):
     assert panel.editors["googlenet.inceptions"].col_count == (9, "fixed")
     assert panel.editors["googlenet.inceptions"].row_count == (9, "fixed")
     assert panel.editors["nin.blocks"].row_count[1] == "dynamic"
+
+
+def test_a_late_change_event_from_the_previous_family_does_not_mix_into_the_loaded_one(panel):
+    """A preset load sets off change events; the handlers read the other widgets from the server-side draft."""
+    loaded = show_spec(panel, load_preset("googlenet"), preset="googlenet", batch_size=1, chart="Parameters",
+                       log_scale=False, pinned=None)
+    draft, rendered = loaded[panel.draft], loaded[panel.rendered_key]
+    late = make_field_handler(panel, "vgg.conv_arch")("((1, 8),)", draft, 1, "Parameters", False, None, rendered)
+    assert is_skip(late[panel.headline]) and is_skip(late[panel.current_spec])  # still GoogLeNet, unchanged
+    common = make_field_handler(panel, "input_size")(96, late[panel.draft], 1, "Parameters", False, None, rendered)
+    assert common[panel.current_spec] == load_preset("googlenet").replace(input_size=96)

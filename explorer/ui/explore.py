@@ -283,7 +283,8 @@ def build_explore_panel() -> ExplorePanel:
                 # Hidden groups show their family's default preset until that family is chosen.
                 shown = values if name == default.spec.family else values_from_spec(
                     get_preset(family_of(name).default_preset).spec)
-                with gr.Group(visible=name == default.spec.family, elem_id=f"editor-{name}") as groups[name]:
+                with gr.Group(visible=name == default.spec.family,
+                              elem_classes=[f"editor-{name}"]) as groups[name]:
                     for row in editor.rows:
                         _create_fields([editor.by_name[field_name] for field_name in row], editor, shown, editors,
                                        buttons)
