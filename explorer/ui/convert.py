@@ -93,7 +93,8 @@ def table_rows(table: Any, field: str) -> list[list[Any]]:
 
 
 def cell_blank(cell: Any) -> bool:
-    return cell is None or (isinstance(cell, float) and math.isnan(cell)) or (isinstance(cell, str) and not cell.strip())
+    return (cell is None or (isinstance(cell, float) and math.isnan(cell))
+            or (isinstance(cell, str) and not cell.strip()))
 
 
 # --- generic: spec <-> every widget value, through the family's editor -------------------------------------------

@@ -39,7 +39,8 @@ from ..convert import (cell_blank, int_list_text, list_text, optional_int_list_t
                        widget_bool, widget_float, widget_int)
 
 __all__ = ["COMMON_FIELDS", "Editor", "Field", "Widget", "cell_blank", "int_list_text", "list_text",
-           "optional_int_list_text", "optional_pool", "same_value", "table_rows", "widget_bool", "widget_float", "widget_int"]
+           "optional_int_list_text", "optional_pool", "same_value", "table_rows", "widget_bool", "widget_float",
+           "widget_int"]
 
 WidgetKind = Literal["text", "number", "checkbox", "slider", "radio", "table"]
 

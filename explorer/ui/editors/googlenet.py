@@ -5,7 +5,8 @@ from typing import Any
 
 from ...specs import GoogLeNetSpec, SpecError
 from ...specs.googlenet import INCEPTION_FIELDS, INCEPTION_NAMES
-from .base import Editor, Field, Widget, cell_blank, int_list_text, list_text, table_rows, widget_bool, widget_float, widget_int
+from .base import (Editor, Field, Widget, cell_blank, int_list_text, list_text, table_rows, widget_bool, widget_float,
+                   widget_int)
 
 HEADERS = ("block", "in", "out", *INCEPTION_FIELDS)
 DERIVED_COLUMNS = 3  # block name, in (the previous block's out, or the stem's), out (the four branches concatenated)
@@ -47,7 +48,8 @@ EDITOR = Editor(
             read=inception_table, parse=parse_inceptions, derived=True),
         Field("stem_channels", Widget("text", "Stem channels", info="7x7/2 conv, 1x1 conv, 3x3 conv"),
               read=lambda spec: list_text(spec.stem_channels), parse=int_list_text),
-        Field("ch5x5_kernel", Widget("radio", "Wide branch kernel", choices=(3, 5), info="paper/d2l: 5; torchvision: 3"),
+        Field("ch5x5_kernel", Widget("radio", "Wide branch kernel", choices=(3, 5),
+                                     info="paper/d2l: 5; torchvision: 3"),
               parse=widget_int),
         Field("batch_norm", Widget("checkbox", "Batch norm"), parse=widget_bool),
         Field("aux_logits", Widget("checkbox", "Aux classifiers"), parse=widget_bool),
