@@ -228,3 +228,12 @@ def test_inception_headers_fit_and_nin_rows_can_be_added(page):
     page.get_by_role("button", name="Add block").click()
     expect(cells).to_have_count(20, timeout=10_000)
     expect(page.locator("#spec-error")).to_be_hidden()  # a blank row waits to be filled in
+
+
+def test_pin_then_edit_compares_spec_objects_held_in_state(page):
+    page.locator("#pin").click()
+    conv_arch_box(page).fill(VGG11_ARCH)
+    expect(page.locator("#delta")).to_contain_text("Compared with pinned A", timeout=10_000)
+    page.get_by_role("tab", name="Compare").click()
+    expect(page.locator("#compare-table")).to_contain_text("138,357,544", timeout=10_000)  # A: vgg16
+    expect(page.locator("#compare-table")).to_contain_text("132,863,336")  # B: the edit (vgg11)
