@@ -41,6 +41,24 @@ def generate_shapes(num_images: int, *, seed: int = 0, color: bool = False, size
     Returns:
         ``(images, labels)``: uint8 ``N x C x H x W`` and int64 ``N``, on the CPU.
     """
+    images, labels, _ = _draw(num_images, seed=seed, color=color, size=size, balanced=balanced)
+    return images, labels
+
+
+def generate_shapes_with_masks(num_images: int, *, seed: int = 0, color: bool = False, size: int | None = None,
+                               balanced: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`generate_shapes`'s images and labels (the same ones, for the same arguments) and each figure's mask.
+
+    Returns:
+        ``(images, labels, masks)``; ``masks`` is float32 ``N x 1 x H x W`` in [0, 1]: how much of each pixel the
+        figure covers (1 inside, 0 in the background, in between on the one-pixel soft edge).
+    """
+    return _draw(num_images, seed=seed, color=color, size=size, balanced=balanced)
+
+
+def _draw(num_images: int, *, seed: int, color: bool, size: int | None,
+          balanced: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images, labels and figure masks (see :func:`generate_shapes`)."""
     if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 0:
         raise ValueError(f"num_images must be a non-negative integer, got {num_images!r}")
     size = size or (COLOR_SIZE if color else GRAY_SIZE)
@@ -111,7 +129,7 @@ def generate_shapes(num_images: int, *, seed: int = 0, color: bool = False, size
     noise = torch.randn(n, channels, size, size, generator=generator) * noise_level
     images = background + mask * (figure - background) + noise
     images = (images.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
-    return images, labels.to(torch.int64)
+    return images, labels.to(torch.int64), mask
 
 
 def _luminance(rgb: torch.Tensor) -> torch.Tensor:
