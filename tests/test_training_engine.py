@@ -197,6 +197,19 @@ def test_out_of_memory_mid_run_becomes_an_error_event(tmp_path: Path) -> None:
     check_schema(events)
 
 
+@pytest.mark.parametrize("text", ["cuDNN error: CUDNN_STATUS_ALLOC_FAILED",
+                                  "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"])
+def test_library_allocation_failures_are_out_of_memory_too(tmp_path: Path, text: str) -> None:
+    """cuDNN and cuBLAS allocate workspaces of their own; on a nearly full card that fails with their own error."""
+    def fail(step: int) -> None:
+        raise RuntimeError(text)
+
+    events = run(load_preset("d2l_vgg11_small").replace(input_size=32), tiny_config(tmp_path, save_checkpoint=False),
+                 RunHooks(on_step=fail))
+    assert isinstance(events[-1], ErrorEvent) and events[-1].kind == "out of memory"
+    assert events[-1].message.startswith("Out of memory on cpu at step 1")
+
+
 def test_other_errors_name_their_cause(tmp_path: Path) -> None:
     def fail(step: int) -> None:
         raise ValueError("boom")
@@ -229,6 +242,9 @@ def test_runs_are_reproducible_with_a_seed(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_run_with_bf16_channels_last_frees_memory(tmp_path: Path) -> None:
+    from tests.test_cuda import warm_cuda
+
+    warm_cuda()  # cuBLAS/cuDNN workspaces are created once per process: not part of what a run must give back
     spec = load_preset("d2l_vgg11_small").replace(input_size=64)
     before = torch.cuda.memory_allocated()
     events = run(spec, tiny_config(tmp_path, device="cuda", precision="bf16", channels_last=True))

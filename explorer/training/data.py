@@ -106,6 +106,14 @@ def dataset_info(name: str) -> DatasetInfo:
     return DATASETS[normalize_dataset_name(name)]
 
 
+def split_sizes(info: DatasetInfo, train_subset: int | None, test_subset: int | None) -> tuple[int, int]:
+    """How many training and test examples :func:`load_dataset` will return for these subset sizes (the built-in
+    data draws exactly as many as asked; a torchvision dataset has at most its own size)."""
+    if info.torchvision_class is None:
+        return train_subset or info.train_size, test_subset or info.test_size
+    return min(train_subset or info.train_size, info.train_size), min(test_subset or info.test_size, info.test_size)
+
+
 def default_data_dir() -> Path:
     """``$EXPLORER_DATA_DIR``, or ``~/.cache/cnn-explorer/data``."""
     configured = os.environ.get(DATA_DIR_ENV, "").strip()

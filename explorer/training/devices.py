@@ -83,32 +83,81 @@ def process_rss_bytes() -> int | None:
 
 
 class PeakMemory:
-    """Peak memory of a run: ``torch.cuda.max_memory_allocated`` on CUDA, else growth of the process RSS
-    sampled whenever :meth:`sample` is called."""
+    """Peak memory of a run, as growth over what the process held when the run started.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` minus the memory allocated at the start. :meth:`end_first_step`
+    (called after the first optimizer step) also records the peak of that step, when cuDNN's autotuning tries
+    algorithms with large workspaces and the optimizer creates its state, and starts a fresh peak for the
+    steady state (:meth:`steady_peak_bytes`).
+
+    CPU: the growth of the process's resident memory. Where Linux lets the process reset its high-water mark
+    (``/proc/self/clear_refs``), the true peak (``VmHWM``) is read; elsewhere the RSS sampled whenever
+    :meth:`sample` is called.
+    """
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.baseline = 0
         self.peak = 0
+        self.first_step_peak: int | None = None
+        self.high_water_mark = False
         if device.type == "cuda":
+            self.baseline = int(torch.cuda.memory_allocated(device))
             torch.cuda.reset_peak_memory_stats(device)
             self.kind = "cuda max allocated"
         else:
+            self.high_water_mark = _reset_high_water_mark()
             self.baseline = process_rss_bytes() or 0
             self.peak = self.baseline
             self.kind = "process RSS growth" if self.baseline else "unknown"
 
     def sample(self) -> None:
         if self.device.type != "cuda":
-            self.peak = max(self.peak, process_rss_bytes() or 0)
+            self.peak = max(self.peak, process_rss_bytes() or 0, (_high_water_mark() or 0) if self.high_water_mark
+                            else 0)
+
+    def end_first_step(self) -> None:
+        """Record the first step's peak; from now on :meth:`steady_peak_bytes` measures the steps after it."""
+        if self.device.type == "cuda" and self.first_step_peak is None:
+            self.first_step_peak = max(int(torch.cuda.max_memory_allocated(self.device)) - self.baseline, 0)
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def steady_peak_bytes(self) -> int | None:
+        """CUDA: the peak since the end of the first step; None on the CPU or before that step ended."""
+        if self.device.type != "cuda" or self.first_step_peak is None:
+            return None
+        return max(int(torch.cuda.max_memory_allocated(self.device)) - self.baseline, 0)
 
     def peak_bytes(self) -> int | None:
         if self.device.type == "cuda":
-            return int(torch.cuda.max_memory_allocated(self.device))
+            since = max(int(torch.cuda.max_memory_allocated(self.device)) - self.baseline, 0)
+            return max(since, self.first_step_peak or 0)
         if not self.baseline:
             return None
         self.sample()
         return max(self.peak - self.baseline, 0)
+
+
+def _reset_high_water_mark() -> bool:
+    """Reset this process's peak RSS (Linux ``clear_refs``); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return _high_water_mark() is not None
+
+
+def _high_water_mark() -> int | None:
+    """This process's peak RSS since the last reset (``VmHWM``), in bytes."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def release_memory(device: torch.device | None) -> None:

@@ -24,13 +24,19 @@ from ..specs import ArchSpec, SpecError, parse_spec
 from . import distributed
 from .config import TrainConfig
 from .data import (DatasetUnavailable, ImageData, batch_indices, dataset_info, default_checkpoint_dir, load_dataset,
-                   make_pipeline, num_batches)
-from .devices import DeviceUnavailable, PeakMemory, autocast, release_memory, resolve_device, resolve_precision
+                   make_pipeline, num_batches, split_sizes)
+from .devices import (DeviceUnavailable, PeakMemory, autocast, free_memory_bytes, release_memory, resolve_device,
+                      resolve_precision)
+from .memory import check_memory, dataset_device_bytes, estimate_training_memory
 from .events import (DoneEvent, EpochEvent, ErrorEvent, EvalEvent, SamplePrediction, StartEvent, StepEvent,
                      TrainEvent)
 
 #: Fewer steps than this in a run draws a warning: the curves will be short and mostly noise.
 FEW_STEPS = 5
+#: Lower-case text of errors that mean the device ran out of memory: PyTorch's allocator (CUDA, CPU), and cuDNN or
+#: cuBLAS failing to allocate their own workspace when the card is nearly full.
+_OUT_OF_MEMORY_SIGNS = ("out of memory", "can't allocate memory", "cudnn_status_alloc_failed",
+                        "cublas_status_alloc_failed")
 
 
 @dataclass
@@ -42,8 +48,15 @@ class RunHooks:
     on_cleanup: Callable[[], None] | None = None  # called at the end of the run's ``finally``
 
 
+class MemoryCheckFailed(SpecError):
+    """The pre-launch check: the run's estimated memory does not fit in what the device has free."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("batch_size", message)
+
+
 def train(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig | None = None, *,
-          hooks: RunHooks | None = None) -> Iterator[TrainEvent]:
+          hooks: RunHooks | None = None, check_memory: bool = True) -> Iterator[TrainEvent]:
     """Train ``spec`` as ``config`` says, yielding events (see :mod:`explorer.training.events`).
 
     Args:
@@ -51,12 +64,15 @@ def train(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig | None =
             dataset and ``config.input_size`` (if set) replaces its input size; the StartEvent says so.
         config: the run's settings (default: :class:`TrainConfig`'s short-run defaults).
         hooks: optional callbacks (see :class:`RunHooks`).
+        check_memory: before loading anything, compare the estimated memory with what the device has free and
+            refuse a run that won't fit (an ``error`` event, kind ``config``, field ``batch_size``). Only tests
+            and the GPU suite turn it off, to provoke a real out-of-memory error.
 
     Yields:
         ``start``, then ``step`` events, an ``eval`` and an ``epoch`` after each epoch, and ``done``; or an
         ``error`` as the last event.
     """
-    run = _Run(spec, config or TrainConfig(), hooks or RunHooks())
+    run = _Run(spec, config or TrainConfig(), hooks or RunHooks(), check_memory=check_memory)
     error: ErrorEvent | None = None
     try:
         yield from run.events()
@@ -145,10 +161,11 @@ class _Evaluation:
 class _Run:
     """One training run's state, so that :meth:`release` can drop every tensor it holds."""
 
-    def __init__(self, spec: Any, config: TrainConfig, hooks: RunHooks) -> None:
+    def __init__(self, spec: Any, config: TrainConfig, hooks: RunHooks, *, check_memory: bool = True) -> None:
         self.spec_input = spec
         self.config = config
         self.hooks = hooks
+        self.check_memory = check_memory
         self.device: torch.device | None = None
         self.model: nn.Module | None = None
         self.train_model: nn.Module | None = None
@@ -177,8 +194,17 @@ class _Run:
         self.input_size = spec.input_size
         precision = resolve_precision(config.precision, device)
         context = self.context
-        peak = PeakMemory(device)
         info = dataset_info(config.dataset)
+        analysis = analyze(spec, batch_size=1)
+        if self.check_memory:
+            num_train, num_test = split_sizes(info, config.train_subset, config.test_subset)
+            verdict = check_memory(analysis, config.batch_size, optimizer=config.optimizer, precision=precision,
+                                   device_type=device.type, device=str(device),
+                                   available_bytes=free_memory_bytes(device), weight_decay=config.weight_decay,
+                                   data_bytes=dataset_device_bytes(num_train, num_test, info.channels, info.size))
+            if not verdict.fits:
+                raise MemoryCheckFailed(verdict.message())
+        peak = PeakMemory(device)
 
         train_data = load_dataset(config.dataset, train=True, data_dir=config.data_dir, download=config.download,
                                   limit=config.train_subset, seed=config.seed)
@@ -218,8 +244,11 @@ class _Run:
         self.train_model = train_model
         self.optimizer = optimizer = make_optimizer(model.parameters(), config)
 
-        analysis = analyze(spec, batch_size=1)
-        self.estimated_bytes = analysis.training_memory_bytes(config.batch_size, optimizer=config.optimizer)
+        memory = estimate_training_memory(analysis, config.batch_size, optimizer=config.optimizer,
+                                          precision=precision, device_type=device.type,
+                                          weight_decay=config.weight_decay,
+                                          data_bytes=train_data.nbytes + test_data.nbytes)
+        self.estimated_bytes = memory.total
         steps_per_epoch = num_batches(len(train_data), config.batch_size)
         total_steps = config.epochs * steps_per_epoch
         if config.max_steps is not None:
@@ -235,7 +264,7 @@ class _Run:
             input_shape=list(pipeline.input_shape), device=str(device), precision=precision,
             channels_last=config.channels_last, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
             epochs=config.epochs, total_params=analysis.total_params, estimated_memory_bytes=self.estimated_bytes,
-            world_size=context.world_size, notes=notes)
+            world_size=context.world_size, notes=notes, memory_estimate=memory.to_dict())
 
         generator = torch.Generator(device=device).manual_seed(config.seed * 1_000 + context.rank)
         num_classes = len(info.classes)
@@ -260,10 +289,12 @@ class _Run:
                 labels = train_data.labels[indices]
                 with autocast(device, precision):
                     loss, main_loss, logits = forward_loss(train_model, images, labels, config.aux_weight)
-                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                optimizer.zero_grad(set_to_none=True)  # now, so that no gradients exist during the next forward
                 self.step += 1
+                if self.step == 1:
+                    peak.end_first_step()
                 epoch_step += 1
                 batch = int(labels.shape[0])
                 seen += batch
@@ -340,7 +371,8 @@ class _Run:
             train_seconds=train_seconds, elapsed_s=self._elapsed(), peak_memory_bytes=peak.peak_bytes(),
             peak_memory_kind=peak.kind, estimated_memory_bytes=self.estimated_bytes,
             checkpoint_path=checkpoint_path,
-            stopped_early=epochs_completed < config.epochs, notes=done_notes)
+            stopped_early=epochs_completed < config.epochs, notes=done_notes,
+            peak_memory_first_step_bytes=peak.first_step_peak, peak_memory_steady_bytes=peak.steady_peak_bytes())
 
     # -- pieces ------------------------------------------------------------------------------------------------
     def _time_up(self, config: TrainConfig, context: Any) -> bool:
@@ -440,8 +472,8 @@ class _Run:
         """The user-facing description of a failed run."""
         elapsed = self._elapsed()
         text = str(exc).lower()
-        if isinstance(exc, torch.OutOfMemoryError) or (
-                isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)):
+        if isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and any(
+                sign in text for sign in _OUT_OF_MEMORY_SIGNS)):
             where = str(self.device) if self.device is not None else "the device"
             estimate = f"; the estimate was {self.estimated_bytes / 2**30:.2f} GiB" if self.estimated_bytes else ""
             message = (f"Out of memory on {where} at step {self.step} (batch size {self.batch_size}, input "

@@ -12,14 +12,12 @@ from ..analysis import analyze
 from ..models import build_model
 from ..specs import ArchSpec, parse_spec
 from .config import TrainConfig
-from .data import dataset_info, make_pipeline, num_batches
+from .data import dataset_info, make_pipeline, num_batches, split_sizes
 from .devices import autocast, free_memory_bytes, release_memory, resolve_device, resolve_precision
 from .engine import adapt_spec, forward_loss, init_weights, make_optimizer
+from .memory import GIB, SAFETY_FACTOR, check_memory, dataset_device_bytes
 
-#: A run is said to fit when the estimate times this factor is available (allocator caches, fragmentation,
-#: the framework's own workspace).
-SAFETY_FACTOR = 1.25
-GIB = 2**30
+__all__ = ["GIB", "SAFETY_FACTOR", "RunEstimate", "estimate_run"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class RunEstimate:
     device: str
     precision: str
     input_size: int
-    training_memory_bytes: int  # the analysis estimate: weights, gradients, optimizer state, activations (fp32)
+    training_memory_bytes: int  # the modelled peak of a step (explorer.training.memory), data excluded
     dataset_bytes: int  # both splits as uint8 on the device
     estimated_memory_bytes: int  # the two together
     available_memory_bytes: int | None  # free GPU memory or available RAM
@@ -40,6 +38,7 @@ class RunEstimate:
     seconds_per_epoch: float | None  # training plus evaluation
     total_seconds: float | None
     message: str  # one or two sentences for a person
+    memory: dict[str, Any] | None = None  # the memory estimate term by term (MemoryEstimate.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,22 +62,16 @@ def estimate_run(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig |
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     info = dataset_info(config.dataset)
-    num_train = min(config.train_subset or info.train_size, info.train_size) if info.torchvision_class else (
-        config.train_subset or info.train_size)
-    num_test = min(config.test_subset or info.test_size, info.test_size) if info.torchvision_class else (
-        config.test_subset or info.test_size)
-    dataset_bytes = (num_train + num_test) * info.channels * info.size * info.size + (num_train + num_test) * 8
+    num_train, num_test = split_sizes(info, config.train_subset, config.test_subset)
+    dataset_bytes = dataset_device_bytes(num_train, num_test, info.channels, info.size)
     analysis = analyze(spec, batch_size=1)
-    training_bytes = analysis.training_memory_bytes(config.batch_size, optimizer=config.optimizer)
-    needed = training_bytes + dataset_bytes
     available = free_memory_bytes(device)
-    fits = available is None or needed * SAFETY_FACTOR <= available
-    max_batch = None
-    per_image = analysis.training_memory_bytes(2, optimizer=config.optimizer) - analysis.training_memory_bytes(
-        1, optimizer=config.optimizer)
-    if available is not None and per_image > 0:
-        fixed = training_bytes - config.batch_size * per_image + dataset_bytes
-        max_batch = max(int((available / SAFETY_FACTOR - fixed) // per_image), 0)
+    verdict = check_memory(analysis, config.batch_size, optimizer=config.optimizer, precision=precision,
+                           device_type=device.type, device=str(device), available_bytes=available,
+                           weight_decay=config.weight_decay, data_bytes=dataset_bytes)
+    needed = verdict.needed_bytes
+    training_bytes = needed - dataset_bytes
+    fits, max_batch = verdict.fits, verdict.max_batch_size
     steps_per_epoch = num_batches(num_train, config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     if config.max_steps is not None:
@@ -93,23 +86,16 @@ def estimate_run(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig |
         evals = math.ceil(total_steps / max(steps_per_epoch, 1))
         total_seconds = total_steps * seconds_per_step + evals * eval_seconds
 
-    where = f"{device.type.upper() if device.type == 'cuda' else 'CPU'}"
-    free_text = "unknown" if available is None else f"{available / GIB:.2f} GiB"
-    need_text = (f"about {needed / GIB:.2f} GiB (training {training_bytes / GIB:.2f} GiB at batch "
-                 f"{config.batch_size} with {config.optimizer}, fp32 estimate, + data {dataset_bytes / GIB:.2f} GiB)")
-    if fits:
-        message = f"Fits: needs {need_text}; {free_text} free on the {where}."
-        if seconds_per_epoch is not None and total_seconds is not None:
-            message += (f" About {_duration(seconds_per_epoch)} per epoch ({steps_per_epoch} steps at "
-                        f"{seconds_per_step:.3f} s), {_duration(total_seconds)} in all.")
-    else:
-        advice = (f"try batch size {max_batch} or less, " if max_batch else "") + "a smaller input size or network"
-        message = f"Won't fit: needs {need_text} but only {free_text} is free on the {where}; {advice}."
+    message = verdict.message()
+    if fits and seconds_per_epoch is not None and total_seconds is not None:
+        message += (f" About {_duration(seconds_per_epoch)} per epoch ({steps_per_epoch} steps at "
+                    f"{seconds_per_step:.3f} s), {_duration(total_seconds)} in all.")
     return RunEstimate(device=str(device), precision=precision, input_size=spec.input_size,
                        training_memory_bytes=training_bytes, dataset_bytes=dataset_bytes,
                        estimated_memory_bytes=needed, available_memory_bytes=available, fits=fits,
                        max_batch_size=max_batch, steps_per_epoch=steps_per_epoch, seconds_per_step=seconds_per_step,
-                       seconds_per_epoch=seconds_per_epoch, total_seconds=total_seconds, message=message)
+                       seconds_per_epoch=seconds_per_epoch, total_seconds=total_seconds, message=message,
+                       memory=verdict.estimate.to_dict())
 
 
 def _time_steps(spec: ArchSpec, config: TrainConfig, device: torch.device, precision: str, source_channels: int,
@@ -136,9 +122,9 @@ def _time_steps(spec: ArchSpec, config: TrainConfig, device: torch.device, preci
             batch = pipeline(images, train=True)
             with autocast(device, precision):
                 loss, _, _ = forward_loss(model, batch, labels, config.aux_weight)
-            optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
             float(loss.detach())  # wait for the device
             durations.append(time.perf_counter() - start)
         return sum(durations[1:]) / max(len(durations) - 1, 1)

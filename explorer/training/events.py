@@ -37,9 +37,10 @@ class StartEvent(_Event):
     total_steps: int
     epochs: int
     total_params: int
-    estimated_memory_bytes: int  # the analysis estimate for this batch size and optimizer (fp32)
+    estimated_memory_bytes: int  # modelled peak of a step (explorer.training.memory) plus the data on the device
     world_size: int = 1
     notes: list[str] = field(default_factory=list)  # adaptations and warnings, in words
+    memory_estimate: dict[str, Any] = field(default_factory=dict)  # the estimate term by term (MemoryEstimate)
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,17 @@ class DoneEvent(_Event):
     examples_per_s: float  # training examples per second over the run (evaluation excluded)
     train_seconds: float
     elapsed_s: float
-    peak_memory_bytes: int | None  # CUDA: torch.cuda.max_memory_allocated; CPU: growth of the process RSS
+    # CUDA: torch.cuda.max_memory_allocated, less what was allocated when the run started; CPU: RSS growth
+    peak_memory_bytes: int | None
     peak_memory_kind: str  # "cuda max allocated", "process RSS growth" or "unknown"
-    estimated_memory_bytes: int  # the analysis estimate, for comparison
+    estimated_memory_bytes: int  # the pre-launch estimate (as in the StartEvent), for comparison
     checkpoint_path: str | None
     stopped_early: bool = False  # max_steps ended the run before the last epoch
     notes: list[str] = field(default_factory=list)
+    # CUDA only (else None): the first step's peak (cuDNN autotuning, optimizer state created) and the peak of
+    # the steps after it, which is what the estimate models
+    peak_memory_first_step_bytes: int | None = None
+    peak_memory_steady_bytes: int | None = None
 
     def to_dict(self, *, include_images: bool = True) -> dict[str, Any]:
         data = super().to_dict()
