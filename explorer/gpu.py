@@ -37,6 +37,8 @@ RETRY_S = 30.0  # seconds between attempts to reach NVML after it failed
 # NVML constants and return codes from nvml.h (stable across drivers). Spelled here, not read from pynvml, so
 # that a fake backend needs only functions.
 _TEMPERATURE_GPU = 0
+_CLOCK_SM = 1  # nvmlClockType_t: NVML_CLOCK_SM (nvidia-smi's clocks.sm), NVML_CLOCK_MEM (clocks.mem)
+_CLOCK_MEM = 2
 _MEMORY_ERROR_TYPE_UNCORRECTED = 1
 _VOLATILE_ECC = 0  # counts since the driver loaded, as nvidia-smi's "Volatile Uncorr. ECC"
 _PSTATE_UNKNOWN = 32
@@ -81,6 +83,8 @@ class GpuReading:
     ecc_uncorrected: int | None  # uncorrectable memory errors since the driver loaded; None when ECC is off
     compute_mode: str | None  # "Default", "Exclusive-process" or "Prohibited"
     processes: list[dict[str, Any]]  # [{"pid", "name", "used_memory_bytes"}]; [] also where NVML can't list them
+    clock_sm_mhz: int | None = None  # the current SM clock (nvidia-smi's clocks.sm)
+    clock_mem_mhz: int | None = None  # the current memory clock (clocks.mem)
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,10 @@ def _describe(exc: BaseException) -> str:
     if not text:
         text = type(exc).__name__
     return f"{text} (NVML error {code})" if code is not None else text
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _text(value: Any) -> str:
@@ -398,6 +406,8 @@ class GpuSampler:
                                  _VOLATILE_ECC),
             compute_mode=None if mode is None else _COMPUTE_MODES.get(int(mode), f"mode {int(mode)}"),
             processes=self._processes(handle),
+            clock_sm_mhz=_optional_int(call("nvmlDeviceGetClockInfo", handle, _CLOCK_SM)),
+            clock_mem_mhz=_optional_int(call("nvmlDeviceGetClockInfo", handle, _CLOCK_MEM)),
         )
 
     def _memory_info(self, handle: Any) -> Any:

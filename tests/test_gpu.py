@@ -29,7 +29,8 @@ def fake_gpu(**overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = dict(
         name="NVIDIA Fake 80GB", bus_id=b"00000000:3B:00.0", fan=None, temperature=41, pstate=0, persistence=1,
         power_mw=71_500, limit_mw=700_000, display=0, used=1 * GIB, total=80 * GIB, util_gpu=37, util_memory=12,
-        ecc=0, compute_mode=0, processes=[SimpleNamespace(pid=4242, usedGpuMemory=512 * 2**20)])
+        ecc=0, compute_mode=0, processes=[SimpleNamespace(pid=4242, usedGpuMemory=512 * 2**20)], clock_sm=1980,
+        clock_mem=3201)
     values.update(overrides)
     return values
 
@@ -120,6 +121,10 @@ class FakeNvml:
     def nvmlDeviceGetComputeRunningProcesses(self, h: int) -> list[SimpleNamespace]:
         return self._field("nvmlDeviceGetComputeRunningProcesses", h, "processes")
 
+    def nvmlDeviceGetClockInfo(self, h: int, clock_type: int) -> int:
+        key = {pynvml.NVML_CLOCK_SM: "clock_sm", pynvml.NVML_CLOCK_MEM: "clock_mem"}[clock_type]
+        return self._field("nvmlDeviceGetClockInfo", h, key)
+
     def nvmlSystemGetProcessName(self, pid: int) -> bytes:
         self._call("nvmlSystemGetProcessName")
         return self.process_names[pid]
@@ -152,7 +157,15 @@ def test_reading_converts_nvml_units_and_enums() -> None:
         persistence_mode=True, power_draw_w=71.5, power_limit_w=700.0, bus_id="00000000:3B:00.0",
         display_active=False, memory_used_bytes=GIB, memory_total_bytes=80 * GIB, utilization_gpu_percent=37,
         utilization_memory_percent=12, ecc_uncorrected=0, compute_mode="Default",
-        processes=[{"pid": 4242, "name": "python3", "used_memory_bytes": 512 * 2**20}])
+        processes=[{"pid": 4242, "name": "python3", "used_memory_bytes": 512 * 2**20}], clock_sm_mhz=1980,
+        clock_mem_mhz=3201)
+
+
+def test_clocks_the_card_does_not_report_are_none() -> None:
+    backend = FakeNvml()
+    backend.errors["nvmlDeviceGetClockInfo"] = pynvml.NVMLError_NotSupported()
+    gpu = make(backend)[0].sample_once().gpus[0]
+    assert gpu.clock_sm_mhz is None and gpu.clock_mem_mhz is None and gpu.temperature_c == 41
 
 
 def test_nvidia_smi_row_and_process_rows() -> None:
@@ -511,6 +524,8 @@ def test_real_nvml_readings_are_sane() -> None:
             assert gpu.bus_id is None or re.fullmatch(r"[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]",
                                                       gpu.bus_id)
             assert gpu.compute_mode in (None, "Default", "Exclusive-thread", "Prohibited", "Exclusive-process")
+            assert gpu.clock_sm_mhz is None or 0 < gpu.clock_sm_mhz < 5000
+            assert gpu.clock_mem_mhz is None or 0 < gpu.clock_mem_mhz < 20000
             assert len(format_gpu_row(gpu)) == 14
         json.dumps(snapshot.to_dict())
         started = time.perf_counter()
