@@ -1,0 +1,159 @@
+"""ResNet: what the shortcut adds (and costs), bottlenecks, and why the identity lets gradients through."""
+from __future__ import annotations
+
+from ..analysis import Analysis, BlockAnalysis
+from ..report import human_count, shape_text
+from ..specs.resnet import ResNetSpec
+from . import Lesson, Question, network_line, parameters_section, plural, receptive_field_section
+from .facts import blocks_of_kind, conv_params, convs_of, percent, times
+
+
+def stage_blocks(spec: ResNetSpec, analysis: Analysis) -> list[tuple[int, tuple[BlockAnalysis, ...]]]:
+    """(stage number, its residual blocks), in order: the analysis records the blocks in the spec's order."""
+    residual = blocks_of_kind(analysis, "residual")
+    stages, start = [], 0
+    for number, stage in enumerate(spec.stages, 1):
+        stages.append((number, residual[start:start + stage.blocks]))
+        start += stage.blocks
+    return stages
+
+
+def _branch(block: BlockAnalysis, name: str):  # noqa: ANN202 - BranchAnalysis
+    return next(branch for branch in block.branches if branch.name == name)
+
+
+def shortcut_totals(analysis: Analysis) -> tuple[int, int, int, int]:
+    """(main-path params, projection-shortcut params, projections, identities) over every residual block."""
+    main = projection = projections = identities = 0
+    for block in blocks_of_kind(analysis, "residual"):
+        main += _branch(block, "main").params
+        shortcut = _branch(block, "shortcut")
+        if shortcut.modules:
+            projection += shortcut.params
+            projections += 1
+        else:
+            identities += 1
+    return main, projection, projections, identities
+
+
+def longest_and_shortest_paths(analysis: Analysis) -> tuple[int, int]:
+    """Weighted layers (convs and FC) on the longest path (every main path) and on the shortest one (every
+    shortcut: projections count their 1x1 conv, identities nothing), stem and head included."""
+    outside = sum(1 for block in analysis.blocks if block.kind != "residual"
+                  for layer in analysis.layers_of(block.name) if layer.kind in ("conv", "linear"))
+    longest = shortest = outside
+    for block in blocks_of_kind(analysis, "residual"):
+        longest += sum(1 for layer in convs_of(analysis, block) if not _in_shortcut(block, layer.name))
+        shortest += sum(1 for layer in convs_of(analysis, block) if _in_shortcut(block, layer.name))
+    return longest, shortest
+
+
+def _in_shortcut(block: BlockAnalysis, layer_name: str) -> bool:
+    paths = _branch(block, "shortcut").modules
+    return any(layer_name == path or layer_name.startswith(path + ".") for path in paths)
+
+
+def explain(spec: ResNetSpec, analysis: Analysis) -> str:
+    """The shortcut's cost per stage, the block design, and the gradient path, with this network's numbers."""
+    main, projection, projections, identities = shortcut_totals(analysis)
+    lines = ["### What the shortcut adds",
+             "Each residual block outputs `relu(F(x) + shortcut(x))`: the convs on the main path only learn the "
+             "*change* F(x) to their input. Where the shape stays the same the shortcut is the identity (no "
+             "parameters, one addition per value); where a stage's first block strides or widens, a 1x1 conv "
+             f"({'with BN' if spec.shortcut_bn else 'without BN'}) projects x to the new shape.", "",
+             "| stage | blocks | output | main path params | shortcut params | identity shortcuts |",
+             "|---|---|---|---|---|---|"]
+    for number, blocks in stage_blocks(spec, analysis):
+        if not blocks:
+            continue
+        stage_main = sum(_branch(block, "main").params for block in blocks)
+        stage_short = sum(_branch(block, "shortcut").params for block in blocks)
+        stage_identity = sum(1 for block in blocks if not _branch(block, "shortcut").modules)
+        lines.append(f"| {number} | {len(blocks)} | {shape_text(blocks[-1].output_shape)} | {stage_main:,} | "
+                     f"{stage_short:,} | {stage_identity} of {len(blocks)} |")
+    lines += ["", f"Over the network: {plural(identities, 'identity shortcut')} (0 parameters) and "
+                  f"{plural(projections, 'projection')} holding **{projection:,}** parameters, "
+                  f"{percent(projection, main + projection)} of the residual blocks' {main + projection:,}."]
+    longest, shortest = longest_and_shortest_paths(analysis)
+    lines += ["", "### Why the identity lets gradients through",
+              f"For one block, y = x + F(x), so ∂y/∂x = I + ∂F/∂x: the gradient reaching y passes to x unchanged, "
+              f"plus whatever the convs add. This network has **{longest}** weighted layers on its longest path "
+              f"(every main path) but only **{shortest}** on its shortest one (through every shortcut): the "
+              f"loss's gradient reaches the stem through {shortest} layers instead of being multiplied by "
+              f"{longest} Jacobians in a row, as it would in a plain network of the same depth. That is why "
+              "ResNets train at depths where plain stacks of convs get worse (He et al., 2015, Figure 1)."]
+    residual = blocks_of_kind(analysis, "residual")
+    if residual and spec.block == "bottleneck":
+        last = residual[-1]
+        out_channels, main_params = last.output_shape[0], _branch(last, "main").params
+        two_3x3 = 2 * conv_params(3, out_channels, out_channels, bias=spec.conv_bias)
+        lines += ["", "### The bottleneck",
+                  "Each block is a 1x1 conv that reduces to the base width, a 3x3 conv that works there and a "
+                  f"1x1 conv that expands 4x. The last block, `{last.name}`, maps {out_channels:,} channels to "
+                  f"{out_channels:,} with **{main_params:,}** parameters on its main path; a basic block (two 3x3 "
+                  f"convs) at {out_channels:,} channels would need {two_3x3:,} ({times(main_params, two_3x3)})."]
+    lines += ["", "### Receptive field per stage",
+              " · ".join(f"stage {number}: {blocks[-1].receptive_field} px" for number, blocks in
+                         stage_blocks(spec, analysis) if blocks)
+              + ". A block's shortcut sees only what its input saw; the main path's 3x3 convs widen the field.",
+              "", parameters_section(analysis), "", receptive_field_section(analysis)]
+    return "\n".join(lines)
+
+
+# --- the lesson ---------------------------------------------------------------------------------------------------
+STEPS = """\
+1. Click **{load}** to load `d2l_resnet18` (d2l's ResNet-18 for Fashion-MNIST: 1x96x96 input, 10 classes), then
+   open the **{explore}** tab.
+2. Look at the block diagram: a stem, then eight residual blocks in four stages, each with a main path and a
+   shortcut that are added. The first block of stages 2-4 halves the size and doubles the channels.
+3. Switch the **{chart}** to *{parameters}*: compare the blocks that have a 1x1-conv shortcut with those whose
+   shortcut is the identity.
+4. Open *{why}*: the table lists each stage's main-path and shortcut parameters.
+5. Change the block type to *bottleneck*, or add a stage, then come back: the answers follow your edit.
+"""
+
+
+def describe(spec: ResNetSpec, analysis: Analysis) -> str:
+    _, _, projections, identities = shortcut_totals(analysis)
+    return (f"A ResNet with {plural(len(spec.stages), 'stage')} of {spec.block} blocks "
+            f"({plural(spec.num_blocks, 'residual block')}: {identities} with an identity shortcut, "
+            f"{projections} with a 1x1-conv projection). {network_line(spec, analysis)}")
+
+
+def ask(spec: ResNetSpec, analysis: Analysis) -> list[Question]:
+    main, projection, projections, identities = shortcut_totals(analysis)
+    questions = [Question(
+        prompt=("How many parameters do all the shortcuts hold together, and how many the main paths of the "
+                "residual blocks?"),
+        answer=f"{projection:,} vs {main:,}",
+        explanation=(f"The {identities} identity shortcuts have none: they add x as it is. The {projections} "
+                     f"projections (a strided 1x1 conv{' + BN' if spec.shortcut_bn else ''}) hold {projection:,}, "
+                     f"{percent(projection, main + projection)} of the blocks' parameters.")),
+    ]
+    longest, shortest = longest_and_shortest_paths(analysis)
+    questions.append(Question(
+        prompt=("Counting convs and FC layers, how deep is the longest path from input to output, and how deep "
+                "the shortest (through every shortcut)?"),
+        answer=f"{longest} and {shortest}",
+        explanation=(f"The longest path runs through every main path ({longest} layers: the network's name "
+                     f"counts these); the shortest skips every main path ({shortest} layers). Gradients reach the "
+                     "first layers along the short paths, so depth does not starve them.")))
+    residual = blocks_of_kind(analysis, "residual")
+    if residual:
+        first = residual[0]
+        questions.append(Question(
+            prompt=f"What shape enters the first residual block, `{first.name}`, and what shape leaves it?",
+            answer=f"{shape_text(first.input_shape)} → {shape_text(first.output_shape)}",
+            explanation=(f"The stem (7x7/2 conv and 3x3/2 max-pool) divides the {analysis.input_shape[-1]}-pixel "
+                         f"input by 4. Both paths of `{first.name}` must give the same shape to be added; "
+                         + ("here they already do, so the shortcut is the identity."
+                            if not _branch(first, "shortcut").modules
+                            else "here the shape changes, so the shortcut is a 1x1 conv.")
+                         + f" The block costs {human_count(first.macs)} MACs.")))
+    return questions
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(id="resnet-shortcuts", title="ResNet: what a shortcut costs and what it buys", preset="d2l_resnet18",
+           family="resnet", steps=STEPS, describe=describe, ask=ask),
+)
