@@ -49,6 +49,7 @@ FAMILIES: dict[str, Family] = {family.name: family for family in (
     _family("googlenet", "GoogLeNet", "GoogLeNetSpec", "googlenet", "GoogLeNet"),
     _family("nin", "NiN", "NiNSpec", "d2l_nin", "NiN"),
     _family("alexnet", "AlexNet", "AlexNetSpec", "alexnet", "AlexNet"),
+    _family("resnet", "ResNet", "ResNetSpec", "resnet18", "ResNet"),
 )}
 
 
