@@ -343,3 +343,55 @@ def test_short_training_run(tmp_path: Path) -> None:
     assert len(losses) == 3 and all(math.isfinite(loss) for loss in losses)
     assert losses[-1] < losses[0], losses
     assert Path(done.checkpoint_path).is_file()
+
+
+# --- the editor and the teaching module -------------------------------------------------------------------------
+
+def test_editor_table_round_trip_derived_columns_and_errors() -> None:
+    from explorer.ui.convert import spec_from_values, values_from_spec
+    from explorer.ui.editors.resnet import EDITOR, HEADERS
+
+    spec = load_preset("resnet50")
+    values = values_from_spec(spec)
+    table = values[EDITOR.key("stages")]
+    assert len(table[0]) == len(HEADERS)
+    # Derived columns: torchvision's module names; in = the previous out (the stem's 64 first), out = 4 x channels.
+    reference = torchvision.models.resnet50(weights=None)
+    for row in table:
+        layer = getattr(reference, row[0])
+        assert row[1] == layer[0].conv1.in_channels and row[2] == layer[-1].conv3.out_channels
+    assert spec_from_values("resnet", values) == spec
+    edited = [*table, ["", None, None, 1, 32, None]]  # an added stage, stride left blank
+    changed = spec_from_values("resnet", {**values, EDITOR.key("stages"): edited})
+    assert changed.stages[-1] == StageSpec(1, 32, 2)  # a blank stride: 2 after the first stage
+    blank = spec_from_values("resnet", {**values, EDITOR.key("stages"): [*table, ["", None, None, None, None, None]]})
+    assert blank == spec
+    bad = [list(row) for row in table]
+    bad[2][4] = "wide"
+    with pytest.raises(SpecError) as info:
+        spec_from_values("resnet", {**values, EDITOR.key("stages"): bad})
+    assert info.value.field == "stages[2].channels"
+
+
+def test_explanation_counts_the_shortcuts_of_torchvisions_resnet50() -> None:
+    from explorer.teaching.resnet import LESSONS, explain
+
+    spec = load_preset("resnet50")
+    analysis = analyze(spec)
+    reference = torchvision.models.resnet50(weights=None)
+    projections = [module for name, module in reference.named_modules() if name.endswith("downsample")]
+    projection_params = sum(p.numel() for module in projections for p in module.parameters())
+    text = explain(spec, analysis)
+    assert f"{len(projections)} projections holding **{projection_params:,}** parameters" in text
+    blocks = [module for name, module in reference.named_modules() if type(module).__name__ == "Bottleneck"]
+    assert f"{len(blocks) - len(projections)} identity shortcuts" in text
+    # Longest path: every conv outside the shortcuts, plus fc (50); shortest: stem conv + projections + fc.
+    convs = [name for name, module in reference.named_modules() if isinstance(module, nn.Conv2d)]
+    longest = sum(1 for name in convs if "downsample" not in name) + 1
+    assert longest == 50 and f"**{longest}** weighted layers" in text
+    assert f"only **{1 + len(projections) + 1}**" in text
+    questions = LESSONS[0].questions(spec, analysis)
+    outside_blocks = sum(p.numel() for module in (reference.conv1, reference.bn1, reference.fc)
+                         for p in module.parameters())
+    main_paths = sum(p.numel() for p in reference.parameters()) - projection_params - outside_blocks
+    assert questions[0].answer == f"{projection_params:,} vs {main_paths:,}"
