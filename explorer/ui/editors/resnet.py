@@ -57,9 +57,11 @@ EDITOR = Editor(
             add_row="Add stage", blank_row=("", None, None, None, None, None)),
             read=stage_table, parse=parse_stages_table, derived=True),
         Field("block", Widget("radio", "Block", choices=BLOCK_TYPES,
-                              info="basic: 3x3 → 3x3 (ResNet-18/34); bottleneck: 1x1 → 3x3 → 1x1, out = 4 x channels")),
+                              info="basic: 3x3 → 3x3 (ResNet-18/34); bottleneck: 1x1 → 3x3 → 1x1, "
+                                   "out = 4 x channels")),
         Field("style", Widget("radio", "Style", choices=STYLES,
-                              info="torchvision: no conv bias, shortcut 1x1 conv + BN; d2l: conv bias, no shortcut BN")),
+                              info="torchvision: no conv bias, shortcut 1x1 conv + BN; "
+                                   "d2l: conv bias, no shortcut BN")),
         Field("stem_channels", Widget("number", "Stem channels", integer=True,
                                       info="7x7/2 conv → BN → ReLU → 3x3/2 max-pool"), parse=widget_int),
         Field("batch_norm", Widget("checkbox", "Batch norm"), parse=widget_bool),
