@@ -79,9 +79,9 @@ def explain(spec: ResNetSpec, analysis: Analysis) -> str:
               "For one block, y = x + F(x), so ∂y/∂x = I + ∂F/∂x: the gradient reaching y passes to x "
               f"unchanged, plus whatever the convs add. This network has **{longest}** weighted layers on its "
               f"longest path (every main path) but only **{shortest}** on its shortest one (through every "
-              f"shortcut): the loss's gradient reaches the stem through {shortest} layers instead of being multiplied by "
-              f"{longest} Jacobians in a row, as it would in a plain network of the same depth. That is why "
-              "ResNets train at depths where plain stacks of convs get worse (He et al., 2015, Figure 1)."]
+              f"shortcut): the loss's gradient reaches the stem through {shortest} layers instead of being "
+              f"multiplied by {longest} Jacobians in a row, as it would in a plain network of the same depth. "
+              "That is why ResNets train at depths where plain stacks of convs get worse (He et al., 2015, Figure 1)."]
     residual = blocks_of_kind(analysis, "residual")
     if residual and spec.block == "bottleneck":
         last = residual[-1]
