@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer {presets,summary,train,gpu}``."""
+"""The command line: ``python -m explorer {presets,summary,export,inspect,train,gpu}``."""
 from __future__ import annotations
 
 import argparse
@@ -69,6 +69,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .inspection import inspect_image, load_checkpoint, write_inspection  # PyTorch and PIL: only when asked
+
+    checkpoint = load_checkpoint(args.checkpoint)
+    result = inspect_image(checkpoint, args.image, block=args.block, target_class=args.target_class,
+                           top_channels=args.top_channels, fit=args.fit)
+    written = write_inspection(result, checkpoint, Path(args.out))
+    for score in result.top:
+        print(f"{score.probability:7.2%}  {score.index:>3}  {score.name}")
+    if result.gradcam is not None:
+        print(f"Grad-CAM of {result.gradcam.class_name!r} at {result.gradcam.block}")
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
 def build_parser(*, with_training: bool = True) -> argparse.ArgumentParser:
     """The CLI's parser. ``with_training=False`` lists ``train`` without importing PyTorch's training stack,
     so light commands (``gpu``, ``presets``) start fast."""
@@ -92,6 +107,19 @@ def build_parser(*, with_training: bool = True) -> argparse.ArgumentParser:
     export.add_argument("--out", default=".", help="output folder (created if missing)")
     export.add_argument("--input-size", type=int, default=None, help="override the spec's input size")
     export.set_defaults(func=cmd_export)
+
+    inspect = commands.add_parser("inspect", help="look inside a trained network: probabilities, feature maps, "
+                                                  "filters and Grad-CAM for one image")
+    inspect.add_argument("checkpoint", help="a checkpoint written by training (.pt)")
+    inspect.add_argument("--image", required=True, help="an image file (PNG, JPEG, GIF, BMP, WebP, TIFF)")
+    inspect.add_argument("--out", required=True, help="output folder for the PNGs and inspection.json")
+    inspect.add_argument("--block", default=None, help="Grad-CAM's block (default: the last with a map >= 4x4)")
+    inspect.add_argument("--target-class", type=int, default=None,
+                         help="Grad-CAM's class index (default: the predicted class)")
+    inspect.add_argument("--top-channels", type=int, default=16, help="most active channels shown per block")
+    inspect.add_argument("--fit", choices=("pad", "crop"), default="pad",
+                         help="make a non-square image square by padding (default) or cropping")
+    inspect.set_defaults(func=cmd_inspect)
 
     _add_optional_commands(commands, with_training=with_training)
     return parser

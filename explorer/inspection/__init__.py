@@ -22,8 +22,9 @@ from .filters import Filters, conv_filters, first_conv
 from .gradcam import GradCAM, default_gradcam_block, gradcam_blocks
 from .images import (MAX_IMAGE_PIXELS, PreparedImage, Preprocessing, load_image, prepare_image)
 from .inspector import ClassScore, Inspection, inspect_image, inspect_tensor
+from .output import write_inspection
 
 __all__ = ["CHECKPOINT_FORMAT", "ChannelMap", "CheckpointError", "ClassScore", "FeatureMaps", "Filters", "GradCAM",
            "ImageError", "Inspection", "LoadedCheckpoint", "MAX_IMAGE_PIXELS", "PreparedImage", "Preprocessing",
            "conv_filters", "default_gradcam_block", "first_conv", "gradcam_blocks", "inspect_image",
-           "inspect_tensor", "load_checkpoint", "load_image", "prepare_image", "read_checkpoint"]
+           "inspect_tensor", "load_checkpoint", "load_image", "prepare_image", "read_checkpoint", "write_inspection"]

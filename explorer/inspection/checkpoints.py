@@ -223,17 +223,27 @@ def _build(spec: ArchSpec, state: Any) -> nn.Module:
             problems.append(f"{len(kinds)} not floating point ({_names(kinds)})")
         raise CheckpointError(f"the weights do not fit the checkpoint's {spec.family_label} spec: "
                               f"{', '.join(problems)}")
-    bad = [name for name, tensor in state.items() if tensor.is_floating_point()
-           and not bool(torch.isfinite(tensor).all())]
+    bad = [name for name, tensor in state.items() if tensor.is_floating_point() and not _finite(tensor)]
     if bad:
         raise CheckpointError(f"the weights contain NaN or infinite values ({_names(bad)}): the training run "
                               f"diverged; train again with a smaller learning rate")
-    model = model.to_empty(device="cpu")
-    model.load_state_dict({name: tensor.to(dtype=expected[name].dtype) for name, tensor in state.items()},
-                          strict=True)
+    # The loaded tensors become the parameters (no copy); the meta model had none to overwrite.
+    model.load_state_dict({name: tensor.to(dtype=expected[name].dtype).contiguous()
+                           for name, tensor in state.items()}, strict=True, assign=True)
+    if any(tensor.is_meta for tensor in (*model.parameters(), *model.buffers())):  # a non-persistent buffer
+        raise CheckpointError("the model has tensors the checkpoint cannot provide")  # pragma: no cover
     model.eval()
     model.requires_grad_(False)  # inspection never trains: no graph is built before Grad-CAM's block
     return model
+
+
+def _finite(tensor: torch.Tensor) -> bool:
+    """No NaN or infinity (min and max propagate NaN; one pass, no temporary the size of the tensor)."""
+    if tensor.numel() == 0:
+        return True
+    low, high = torch.aminmax(tensor.detach().float() if tensor.dtype in (torch.float16, torch.bfloat16)
+                              else tensor.detach())
+    return math.isfinite(float(low)) and math.isfinite(float(high))
 
 
 def _curves(value: Any) -> dict[str, list[float]] | None:

@@ -232,8 +232,8 @@ def _decode(stream: io.BytesIO, name: str) -> Image.Image:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{name} declares an enormous image (a decompression bomb?); at most "
-                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels") from None
+        raise ImageError(f"the image is too large: {name} declares an enormous size (a decompression bomb?); "
+                         f"at most {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels") from None
     except Image.UnidentifiedImageError:
         raise ImageError(f"{name} is not an image in a supported format ({', '.join(IMAGE_FORMATS)})") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:  # truncated or damaged data
