@@ -1,6 +1,7 @@
 """The presets: JSON files in ``presets/``, loaded straight into the spec classes (so they are validated)."""
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .specs import Spec, SpecError, parse_spec
-from .specs.fields import describe
+from .specs.fields import describe, show
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 _NAME = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -45,8 +46,14 @@ def preset_names() -> list[str]:
 def get_preset(name: str) -> Preset:
     """The preset called ``name`` (its description and source included)."""
     presets = _load_all()
-    if not isinstance(name, str) or not _NAME.match(name) or name not in presets:
-        raise SpecError("preset", f"no preset named {describe(name, 40)}; choose one of {', '.join(presets)}")
+    if not isinstance(name, str):
+        raise SpecError("preset", f"must be a preset name like vgg16, got {show(name)}; choose one of "
+                                  f"{', '.join(presets)}")
+    if not _NAME.match(name) or name not in presets:
+        close = difflib.get_close_matches(name.strip().lower(), presets, n=1) if len(name) <= 64 else []
+        guess = f"did you mean {close[0]}? Or " if close else ""
+        raise SpecError("preset", f"no preset named {describe(name, 40)}; {guess}choose one of "
+                                  f"{', '.join(presets)}")
     return presets[name]
 
 

@@ -23,10 +23,11 @@ def encode_spec(spec: Spec) -> str:
 def decode_spec(token: str) -> Spec:
     """A token from :func:`encode_spec` (or plain JSON) -> validated spec; raises SpecError when malformed."""
     if not isinstance(token, str) or not token.strip():
-        raise SpecError("url", "the link holds no network")
+        raise SpecError("url", "the link holds no network; copy the whole page address again")
     token = token.strip()
     if len(token) > MAX_ENCODED_LENGTH:
-        raise SpecError("url", f"the link's spec is too long ({len(token)} characters)")
+        raise SpecError("url", f"the link's spec is {len(token):,} characters long, more than the limit of "
+                               f"{MAX_ENCODED_LENGTH:,}; was it pasted twice?")
     if token.startswith("{"):
         return parse_spec(token)
     try:
@@ -34,9 +35,11 @@ def decode_spec(token: str) -> Spec:
         inflater = zlib.decompressobj()
         text = inflater.decompress(raw, MAX_DECODED_BYTES)
         if inflater.unconsumed_tail:
-            raise SpecError("url", "the link's spec is too large")
+            raise SpecError("url", f"the link's spec unpacks to more than {MAX_DECODED_BYTES:,} characters, "
+                                  "more than any network needs")
     except (binascii.Error, zlib.error, ValueError) as exc:
         if isinstance(exc, SpecError):
             raise
-        raise SpecError("url", "the link is damaged (could not decode its spec); was it cut off?") from None
+        raise SpecError("url", "the link is damaged, so its network cannot be read; was it cut off when "
+                               "copied?") from None
     return parse_spec(text.decode("utf-8", "replace"))

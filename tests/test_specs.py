@@ -211,7 +211,7 @@ def test_field_of_another_family_is_unknown() -> None:
     expect_error({"family": "vgg", "conv_channels": [64, 192, 384, 256, 256]}, "conv_channels")
 
 
-@pytest.mark.parametrize("family", [None, "resnet", "VGG", 3, ["vgg"], {"name": "vgg"}])
+@pytest.mark.parametrize("family", [None, "lenet", "VGG", 3, ["vgg"], {"name": "vgg"}])
 def test_missing_or_wrong_family(family) -> None:  # noqa: ANN001
     data = {"conv_arch": [[1, 64]]} if family is None else {"family": family, "conv_arch": [[1, 64]]}
     error = expect_error(data, "family")
@@ -310,7 +310,8 @@ def test_huge_integer_text_refused() -> None:
 def test_conv_arch_entry_message() -> None:
     with pytest.raises(SpecError) as info:
         VGGSpec(conv_arch="((1, 64), (1, 128), (2,))")
-    assert str(info.value) == "conv_arch[2]: expected (num_convs, out_channels) with positive integers, got (2,)"
+    assert str(info.value) == ("conv_arch[2]: each block is a pair (num_convs, out_channels) like (2, 256), "
+                               "got (2,)")
     assert info.value.field == "conv_arch[2]"
 
 

@@ -42,31 +42,48 @@ class AlexNetSpec(ArchSpec):
 
     def _normalize(self) -> None:
         self._set("conv_channels", check_int_tuple(self.conv_channels, "conv_channels", min_length=5,
-                                                   max_length=5, minimum=1, maximum=budget.MAX_CHANNELS))
-        self._set("conv1_kernel", check_int(self.conv1_kernel, "conv1_kernel", minimum=1, maximum=budget.MAX_KERNEL))
-        self._set("conv1_stride", check_int(self.conv1_stride, "conv1_stride", minimum=1, maximum=budget.MAX_KERNEL))
-        self._set("conv1_padding", check_int(self.conv1_padding, "conv1_padding", minimum=0,
-                                             maximum=self.conv1_kernel // 2))
+                                                   max_length=5, minimum=1, maximum=budget.MAX_CHANNELS,
+                                                   example="(64, 192, 384, 256, 256)",
+                                                   item_hint="one per conv layer"))
+        self._set("conv1_kernel", check_int(self.conv1_kernel, "conv1_kernel", minimum=1, maximum=budget.MAX_KERNEL,
+                                            hint="the paper uses 11"))
+        self._set("conv1_stride", check_int(self.conv1_stride, "conv1_stride", minimum=1, maximum=budget.MAX_KERNEL,
+                                            hint="the paper uses 4"))
+        most = self.conv1_kernel // 2
+        self._set("conv1_padding", check_int(self.conv1_padding, "conv1_padding", minimum=0, maximum=most,
+                                             hint=f"at most half the kernel size: {most} for conv1_kernel "
+                                                  f"{self.conv1_kernel}"))
         self._set("hidden_sizes", check_int_tuple(self.hidden_sizes, "hidden_sizes", min_length=0, max_length=8,
-                                                  minimum=1, maximum=budget.MAX_HIDDEN))
-        self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False))
+                                                  minimum=1, maximum=budget.MAX_HIDDEN, example="(4096, 4096)",
+                                                  item="hidden layer"))
+        self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False,
+                                         hint="0.5 drops half the activations while training"))
         self._set("lrn", check_bool(self.lrn, "lrn"))
-        self._set("lrn_size", check_int(self.lrn_size, "lrn_size", minimum=1, maximum=budget.MAX_KERNEL))
-        self._set("lrn_alpha", check_float(self.lrn_alpha, "lrn_alpha", minimum=0.0, maximum=10.0))
-        self._set("lrn_beta", check_float(self.lrn_beta, "lrn_beta", minimum=0.0, maximum=10.0))
-        self._set("lrn_k", check_float(self.lrn_k, "lrn_k", minimum=0.0, maximum=100.0))
+        self._set("lrn_size", check_int(self.lrn_size, "lrn_size", minimum=1, maximum=budget.MAX_KERNEL,
+                                        hint="the paper uses 5"))
+        self._set("lrn_alpha", check_float(self.lrn_alpha, "lrn_alpha", minimum=0.0, maximum=10.0,
+                                           hint="the paper uses 0.0001"))
+        self._set("lrn_beta", check_float(self.lrn_beta, "lrn_beta", minimum=0.0, maximum=10.0,
+                                          hint="the paper uses 0.75"))
+        self._set("lrn_k", check_float(self.lrn_k, "lrn_k", minimum=0.0, maximum=100.0, hint="the paper uses 2"))
         self._set("overlapping_pool", check_bool(self.overlapping_pool, "overlapping_pool"))
-        self._set("groups", check_choice(self.groups, "groups", (1, 2)))
-        self._set("avgpool_size", check_optional_int(self.avgpool_size, "avgpool_size", minimum=1, maximum=64))
+        self._set("groups", check_choice(self.groups, "groups", (1, 2),
+                                         hint="2 splits conv2, conv4 and conv5 in two halves, as the paper"))
+        self._set("avgpool_size", check_optional_int(self.avgpool_size, "avgpool_size", minimum=1, maximum=64,
+                                                     hint="6 as torchvision, or none to flatten as d2l does"))
         if self.groups > 1:
             channels = (self.in_channels, *self.conv_channels)
             for conv in GROUPED_CONVS:
                 for side, value in (("in", channels[conv - 1]), ("out", channels[conv])):
                     if value % self.groups:
+                        what = f"input channels (conv{conv - 1}'s output)" if side == "in" else "output channels"
+                        nearest = value - value % self.groups
+                        options = f"{nearest} or {nearest + self.groups}" if nearest else f"{self.groups}"
                         raise SpecError(f"conv_channels[{conv - 1}]" if side == "out" else
                                         f"conv_channels[{conv - 2}]",
-                                        f"conv{conv} is split in {self.groups} groups, so its {side}put channels "
-                                        f"({value}) must be divisible by {self.groups}")
+                                        f"conv{conv} is split into {self.groups} groups, so its {what} must be "
+                                        f"divisible by {self.groups}, got {value}; try "
+                                        f"{options}, or set groups to 1")
 
     def conv_groups(self, conv: int) -> int:
         """Groups of conv ``conv`` (1-based)."""

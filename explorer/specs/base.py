@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from typing import Any, ClassVar, Mapping
 
 from . import budget
 from .budget import PlannedLayer, Planner
 from .errors import SpecError
-from .fields import check_int, describe
+from .fields import check_int, describe, show
 
 
 def to_jsonable(value: Any) -> Any:
@@ -19,19 +20,33 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def check_keys(data: Any, cls: type, field: str) -> Mapping[str, Any]:
-    """A mapping whose keys are all fields of the dataclass ``cls``."""
-    if not isinstance(data, Mapping):
-        raise SpecError(field, f"expected an object with named fields, got {describe(data)}")
+def check_keys(data: Any, cls: type, field: str, *, example: str = "", what: str = "") -> Mapping[str, Any]:
+    """A mapping whose keys are all fields of the dataclass ``cls``.
+
+    ``example`` is what to write instead when ``data`` is not a mapping (e.g. a list form of the same thing);
+    ``what`` names the thing in messages ("NiN block"; a spec class's family label by default).
+    """
+    what = what or getattr(cls, "family_label", "")
     names = [f.name for f in dataclasses.fields(cls)]
+    if not isinstance(data, Mapping):
+        instead = example or "{" + ", ".join(f'"{name}": ...' for name in names[:2]) + "}"
+        thing = f"{_article(what)} {what}" if what else "a set of named settings"
+        raise SpecError(field, f"{show(data)} is not {thing}; write it like {instead}")
     for key in data:
         if key not in names:
             # The key as typed when it is short and plain; otherwise a truncated repr (never a giant echo).
             shown = key if isinstance(key, str) and key.isprintable() and key.strip() and len(key) <= 60 \
                 else describe(key)
             place = f"{field}.{shown}" if field else shown
-            raise SpecError(place, f"unknown field; expected one of {', '.join(names)}")
+            close = difflib.get_close_matches(key, names, n=1) if isinstance(key, str) and len(key) <= 60 else []
+            guess = f"did you mean {close[0]}? The" if close else "the"
+            owner = f"{_article(what)} {what} setting" if what else "a known setting"
+            raise SpecError(place, f"is not {owner}; {guess} settings are {', '.join(names)}")
     return data
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "AEIOUaeiou" else "a"
 
 
 class ArchSpec:
@@ -122,10 +137,11 @@ class ArchSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> "ArchSpec":
         fields = {key: value for key, value in check_keys(
             {k: v for k, v in data.items() if k != "family"}, cls, "").items()}
-        try:
-            return cls(**fields)
-        except TypeError as exc:  # a missing required field
-            raise SpecError("", f"incomplete {cls.family} spec: {exc}") from None
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in fields
+                   and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:  # every family gives its fields defaults, so this only guards future ones
+            raise SpecError(missing[0], f"is missing; the {cls.family_label} spec needs {', '.join(missing)}")
+        return cls(**fields)
 
     def replace(self, **changes: Any) -> "ArchSpec":
         """A copy with some fields changed (validated like any new spec)."""

@@ -118,15 +118,17 @@ class Planner:
     def check_budget(self) -> None:
         """Refuse networks over the size budget (counts, not allocations)."""
         if len(self.layers) > MAX_LAYERS:
-            raise SpecError("", f"the network has {len(self.layers):,} layers, more than the limit of {MAX_LAYERS:,}")
+            raise SpecError("", f"the network has {len(self.layers):,} layers, more than the limit of "
+                                f"{MAX_LAYERS:,}; remove some blocks")
         params = sum(layer.params for layer in self.layers)
         if params > MAX_PARAMS:
             raise SpecError("", f"the network has {params:,} parameters ({params / 1e9:.1f} billion), "
-                                f"more than the limit of {MAX_PARAMS / 1e9:g} billion")
+                                f"more than the limit of {MAX_PARAMS / 1e9:g} billion; use fewer channels, "
+                                "fewer layers or smaller hidden sizes")
         macs = sum(layer.macs for layer in self.layers)
         if macs > MAX_MACS:
             raise SpecError("", f"the network needs {macs / 1e9:,.0f} GMACs per image, more than the limit "
-                                f"of {MAX_MACS / 1e9:,.0f}")
+                                f"of {MAX_MACS / 1e9:,.0f}; use a smaller input size or fewer channels")
         activations = sum(math.prod(layer.out_shape) for layer in self.layers)
         if activations > MAX_ACTIVATIONS:
             raise SpecError("input_size", f"the network's activations hold {activations:,} values per image, "

@@ -8,7 +8,7 @@ from . import budget
 from .base import ArchSpec, check_keys
 from .budget import Planner
 from .errors import SpecError
-from .fields import check_bool, check_choice, check_float, check_int, check_int_tuple, check_sequence, describe
+from .fields import check_bool, check_choice, check_float, check_int, check_int_tuple, check_sequence, show
 
 #: The nine Inception blocks in order; max-pools (stride 2) follow 3b and 4e.
 INCEPTION_NAMES = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
@@ -16,6 +16,10 @@ INCEPTION_FIELDS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_pro
 POOL_AFTER = {"3b", "4e"}
 STAGE_POOL_BEFORE = ("3a", "4a", "5a")  # the max-pool that opens each stage (3a's is the stem's pool1)
 AUX_AFTER = ("4a", "4d")  # the blocks whose outputs the two aux classifiers read
+#: What a user writes for one block, in messages (inception 3a in d2l's form).
+INCEPTION_EXAMPLE = "(64, (96, 128), (16, 32), 32)"
+INCEPTION_FORMS = ("six numbers (ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj) "
+                   "or d2l's (c1, (c2red, c2), (c3red, c3), c4)")
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class InceptionSpec:
     def __post_init__(self) -> None:
         for name in INCEPTION_FIELDS:
             object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1,
-                                                     maximum=budget.MAX_CHANNELS))
+                                                     maximum=budget.MAX_CHANNELS, hint="channels"))
 
     @property
     def out_channels(self) -> int:
@@ -49,7 +53,9 @@ def parse_inception(value: Any, field: str) -> InceptionSpec:
     if isinstance(value, InceptionSpec):
         return value
     if isinstance(value, str):
-        value = check_sequence(value, field, min_length=4, max_length=6)
+        # Any length here: the check below explains the two forms.
+        value = check_sequence(value, field, min_length=0, max_length=64, expected="an Inception block",
+                               example=INCEPTION_EXAMPLE, item="number")
     if isinstance(value, (list, tuple)):
         # Either six plain numbers, or d2l's four items whose middle two are (reduction, width) pairs;
         # any other grouping would shift numbers into the wrong fields.
@@ -60,13 +66,14 @@ def parse_inception(value: Any, field: str) -> InceptionSpec:
         elif not any(nested):
             flat = list(value)
         if len(flat) != 6:
-            raise SpecError(field, "expected six numbers (ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj) "
-                                   f"or d2l's (c1, (c2red, c2), (c3red, c3), c4), got {describe(value)}")
+            raise SpecError(field, f"an Inception block is {INCEPTION_FORMS}, like {INCEPTION_EXAMPLE}; "
+                                   f"got {show(value)}")
         value = dict(zip(INCEPTION_FIELDS, flat))
-    data = check_keys(value, InceptionSpec, field)
+    data = check_keys(value, InceptionSpec, field, example=INCEPTION_EXAMPLE, what="Inception block")
     missing = [name for name in INCEPTION_FIELDS if name not in data]
     if missing:
-        raise SpecError(field, f"missing {', '.join(missing)}")
+        raise SpecError(field, f"is missing {', '.join(missing)}; an Inception block needs all six of "
+                               f"{', '.join(INCEPTION_FIELDS)}")
     try:
         return InceptionSpec(**data)
     except SpecError as exc:
@@ -105,18 +112,24 @@ class GoogLeNetSpec(ArchSpec):
     aux_dropout: float = 0.7
 
     def _normalize(self) -> None:
-        rows = check_sequence(self.inceptions, "inceptions", min_length=9, max_length=9)
+        rows = check_sequence(self.inceptions, "inceptions", min_length=9, max_length=9,
+                              expected="a list of nine Inception blocks", example=f"({INCEPTION_EXAMPLE}, ...)",
+                              item="block", item_hint=f"one per Inception block, {INCEPTION_NAMES[0]} to {INCEPTION_NAMES[-1]}")
         self._set("inceptions", tuple(parse_inception(row, f"inceptions.{name}")
                                       for name, row in zip(INCEPTION_NAMES, rows)))
         self._set("stem_channels", check_int_tuple(self.stem_channels, "stem_channels", min_length=3, max_length=3,
-                                                   minimum=1, maximum=budget.MAX_CHANNELS))
+                                                   minimum=1, maximum=budget.MAX_CHANNELS, example="(64, 64, 192)",
+                                                   item_hint="the 7x7, 1x1 and 3x3 convs"))
         self._set("batch_norm", check_bool(self.batch_norm, "batch_norm"))
         self._set("aux_logits", check_bool(self.aux_logits, "aux_logits"))
-        self._set("ch5x5_kernel", check_choice(self.ch5x5_kernel, "ch5x5_kernel", (3, 5)))
-        self._set("pool_mode", check_choice(self.pool_mode, "pool_mode", ("ceil", "pad")))
-        self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False))
+        self._set("ch5x5_kernel", check_choice(self.ch5x5_kernel, "ch5x5_kernel", (3, 5),
+                                               hint="5 as the paper, 3 as torchvision"))
+        self._set("pool_mode", check_choice(self.pool_mode, "pool_mode", ("ceil", "pad"),
+                                            hint="ceil as torchvision, pad as d2l"))
+        self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False,
+                                         hint="0.2 drops a fifth of the features while training"))
         self._set("aux_dropout", check_float(self.aux_dropout, "aux_dropout", minimum=0.0, maximum=1.0,
-                                             include_maximum=False))
+                                             include_maximum=False, hint="the paper uses 0.7"))
 
     def inception_in_channels(self) -> tuple[int, ...]:
         """Each block's input channels, derived from the block before it (or the stem)."""

@@ -8,9 +8,12 @@ from . import budget
 from .base import ArchSpec, check_keys
 from .budget import Planner
 from .errors import SpecError
-from .fields import check_float, check_int, check_int_tuple, check_sequence, describe
+from .fields import check_float, check_int, check_int_tuple, check_sequence, show
 
 NIN_BLOCK_FIELDS = ("out_channels", "kernel_size", "stride", "padding", "mlp_channels")
+#: What a user writes for one block and for the block list, in messages.
+NIN_BLOCK_EXAMPLE = "(96, 11, 4, 0)"
+NIN_BLOCKS_EXAMPLE = "((96, 11, 4, 0), (256, 5, 1, 2))"
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,13 @@ class NiNBlockSpec:
                                              maximum=budget.MAX_CHANNELS))
         set_(self, "kernel_size", check_int(self.kernel_size, "kernel_size", minimum=1, maximum=budget.MAX_KERNEL))
         set_(self, "stride", check_int(self.stride, "stride", minimum=1, maximum=budget.MAX_KERNEL))
-        set_(self, "padding", check_int(self.padding, "padding", minimum=0, maximum=self.kernel_size // 2))
+        most = self.kernel_size // 2
+        set_(self, "padding", check_int(self.padding, "padding", minimum=0, maximum=most,
+                                        hint=f"at most half the kernel size: {most} for kernel_size "
+                                             f"{self.kernel_size}"))
         set_(self, "mlp_channels", check_int_tuple(self.mlp_channels, "mlp_channels", min_length=0, max_length=8,
-                                                   minimum=1, maximum=budget.MAX_CHANNELS))
+                                                   minimum=1, maximum=budget.MAX_CHANNELS, example="(96, 96)",
+                                                   item="1x1 conv"))
 
     @property
     def one_by_one_channels(self) -> tuple[int, ...]:
@@ -43,17 +50,21 @@ def parse_nin_block(value: Any, field: str) -> NiNBlockSpec:
     """A block from a mapping or a list ``(out_channels, kernel_size, stride, padding[, mlp_channels])``."""
     if isinstance(value, NiNBlockSpec):
         return value
+    expected = "a NiN block (out_channels, kernel_size, stride, padding)"
     if isinstance(value, str):
-        value = check_sequence(value, field, min_length=2, max_length=5)
+        # Any length here: the check below explains what the entries are.
+        value = check_sequence(value, field, min_length=0, max_length=64, expected=expected,
+                               example=NIN_BLOCK_EXAMPLE, item="number")
     if isinstance(value, (list, tuple)):
         if not 2 <= len(value) <= 5:
-            raise SpecError(field, "expected (out_channels, kernel_size, stride, padding), "
-                                   f"got {describe(value)}")
+            raise SpecError(field, f"a NiN block is (out_channels, kernel_size, stride, padding), optionally "
+                                   f"followed by the 1x1 widths, like {NIN_BLOCK_EXAMPLE}; got {show(value)}")
         value = dict(zip(NIN_BLOCK_FIELDS, value))
-    data = check_keys(value, NiNBlockSpec, field)
+    data = check_keys(value, NiNBlockSpec, field, example=NIN_BLOCK_EXAMPLE, what="NiN block")
     for required in ("out_channels", "kernel_size"):
         if required not in data:
-            raise SpecError(field, f"missing {required}")
+            raise SpecError(field, f"is missing {required}; a NiN block needs at least out_channels and "
+                                   "kernel_size")
     try:
         return NiNBlockSpec(**data)
     except SpecError as exc:
@@ -79,11 +90,16 @@ class NiNSpec(ArchSpec):
     head_kernel_size: int = 3  # the classifier block's first conv (padding keeps the size)
 
     def _normalize(self) -> None:
-        rows = check_sequence(self.blocks, "blocks", min_length=1, max_length=budget.MAX_BLOCKS)
+        rows = check_sequence(self.blocks, "blocks", min_length=1, max_length=budget.MAX_BLOCKS,
+                              expected="a list of NiN blocks (out_channels, kernel_size, stride, padding)",
+                              example=NIN_BLOCKS_EXAMPLE, item="block")
         self._set("blocks", tuple(parse_nin_block(row, f"blocks[{index}]") for index, row in enumerate(rows)))
-        self._set("pool_kernel", check_int(self.pool_kernel, "pool_kernel", minimum=1, maximum=budget.MAX_KERNEL))
-        self._set("pool_stride", check_int(self.pool_stride, "pool_stride", minimum=1, maximum=budget.MAX_KERNEL))
-        self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False))
+        self._set("pool_kernel", check_int(self.pool_kernel, "pool_kernel", minimum=1, maximum=budget.MAX_KERNEL,
+                                           hint="the max-pool window after each block; d2l uses 3"))
+        self._set("pool_stride", check_int(self.pool_stride, "pool_stride", minimum=1, maximum=budget.MAX_KERNEL,
+                                           hint="d2l uses 2"))
+        self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False,
+                                         hint="0.5 drops half the activations while training"))
         self._set("head_kernel_size", check_int(self.head_kernel_size, "head_kernel_size", minimum=1,
                                                 maximum=budget.MAX_KERNEL))
 

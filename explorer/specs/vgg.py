@@ -9,22 +9,30 @@ from .base import ArchSpec
 from .budget import Planner
 from .errors import SpecError
 from .fields import (check_bool, check_float, check_int, check_int_tuple, check_optional_int,
-                     check_sequence, describe)
+                     check_sequence, plural, show)
 
 ConvArch = tuple[tuple[int, int], ...]
 
 
+#: What a user writes for conv_arch, in messages.
+CONV_ARCH_EXAMPLE = "((1, 64), (1, 128))"
+
+
 def parse_conv_arch(value: Any, field: str = "conv_arch") -> ConvArch:
     """Check d2l's ``((num_convs, out_channels), ...)``, given as a list or as the text a user types."""
-    blocks = check_sequence(value, field, min_length=1, max_length=budget.MAX_BLOCKS)
+    blocks = check_sequence(value, field, min_length=1, max_length=budget.MAX_BLOCKS,
+                            expected="a list of (num_convs, out_channels) pairs", example=CONV_ARCH_EXAMPLE,
+                            item="block")
     parsed = []
     for index, block in enumerate(blocks):
         place = f"{field}[{index}]"
-        if (not isinstance(block, (list, tuple)) or len(block) != 2
-                or any(isinstance(item, bool) or not isinstance(item, int) or item < 1 for item in block)):
-            raise SpecError(place, f"expected (num_convs, out_channels) with positive integers, got {describe(block)}")
-        num_convs = check_int(block[0], f"{place} num_convs", minimum=1, maximum=budget.MAX_CONVS_PER_BLOCK)
-        out_channels = check_int(block[1], f"{place} out_channels", minimum=1, maximum=budget.MAX_CHANNELS)
+        if not isinstance(block, (list, tuple)) or len(block) != 2:
+            raise SpecError(place, "each block is a pair (num_convs, out_channels) like (2, 256), "
+                                   f"got {show(block)}")
+        num_convs = check_int(block[0], place, minimum=1, maximum=budget.MAX_CONVS_PER_BLOCK,
+                              name="num_convs (the first number)")
+        out_channels = check_int(block[1], place, minimum=1, maximum=budget.MAX_CHANNELS,
+                                 name="out_channels (the second number)")
         parsed.append((num_convs, out_channels))
     return tuple(parsed)
 
@@ -60,16 +68,21 @@ class VGGSpec(ArchSpec):
     def _normalize(self) -> None:
         self._set("conv_arch", parse_conv_arch(self.conv_arch))
         self._set("hidden_sizes", check_int_tuple(self.hidden_sizes, "hidden_sizes", min_length=0, max_length=8,
-                                                  minimum=1, maximum=budget.MAX_HIDDEN))
-        self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False))
+                                                  minimum=1, maximum=budget.MAX_HIDDEN, example="(4096, 4096)",
+                                                  item="hidden layer"))
+        self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False,
+                                         hint="0.5 drops half the activations while training"))
         self._set("batch_norm", check_bool(self.batch_norm, "batch_norm"))
-        self._set("ratio", check_int(self.ratio, "ratio", minimum=1, maximum=1024))
-        self._set("avgpool_size", check_optional_int(self.avgpool_size, "avgpool_size", minimum=1, maximum=64))
+        self._set("ratio", check_int(self.ratio, "ratio", minimum=1, maximum=1024,
+                                     hint="1 keeps the widths, 4 divides them by 4"))
+        self._set("avgpool_size", check_optional_int(self.avgpool_size, "avgpool_size", minimum=1, maximum=64,
+                                                     hint="7 as torchvision, or none to flatten as d2l does"))
         self._set("fc_as_conv", check_bool(self.fc_as_conv, "fc_as_conv"))
         for index, (_, channels) in enumerate(self.conv_arch):
             if channels // self.ratio < 1:
-                raise SpecError(f"conv_arch[{index}]", f"out_channels {channels} // ratio {self.ratio} is 0; "
-                                                       "use a smaller ratio or wider blocks")
+                raise SpecError(f"conv_arch[{index}]", f"{plural(channels, 'channel')} divided by the width ratio "
+                                                       f"{self.ratio} leaves none; use a ratio of at most "
+                                                       f"{channels} or a wider block")
 
     @property
     def block_channels(self) -> tuple[int, ...]:
