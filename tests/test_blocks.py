@@ -85,8 +85,17 @@ def _recurrence_by_block(model: nn.Module, spec) -> dict[str, tuple[int, int]]: 
     for entry in model.block_info:
         if entry["kind"] in ("aux", "head"):
             continue
-        for path in entry["modules"]:
-            field = _fold(modules[path], field)
+        if entry.get("branches"):  # each path from the block's input; an identity path keeps the input's field
+            ends = []
+            for branch in entry["branches"]:
+                end = field
+                for path in branch["modules"]:
+                    end = _fold(modules[path], end)
+                ends.append(end)
+            field = max(ends)
+        else:
+            for path in entry["modules"]:
+                field = _fold(modules[path], field)
         result[entry["name"]] = field
     return result
 
