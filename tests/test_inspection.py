@@ -604,3 +604,30 @@ def test_cli_inspect_writes_pngs_and_json(tmp_path: Path, trained: dict, checkpo
     assert cli_main(["inspect", trained["path"], "--image", str(bad), "--out", str(out)]) == 2
     assert "image" in capsys.readouterr().err
     shutil.rmtree(out)
+
+
+def test_concurrent_inspections_of_one_model_do_not_mix(checkpoint) -> None:  # noqa: ANN001
+    """A server may share one loaded checkpoint between sessions: each inspection sees only its own pass."""
+    import threading
+
+    images, _ = generate_shapes(6, seed=21)
+    inputs = [png_bytes(as_hwc(image)) for image in images]
+    expected = [inspect_image(checkpoint, data, render_images=False) for data in inputs]
+    failures: list[str] = []
+
+    def worker(offset: int) -> None:
+        for round_ in range(8):
+            index = (offset + round_) % len(inputs)
+            result = inspect_image(checkpoint, inputs[index], render_images=False)
+            for ours, reference in zip(result.features, expected[index].features):
+                if not np.allclose(ours.channel_means, reference.channel_means, atol=1e-6):
+                    failures.append(f"{ours.name} of image {index}")
+            if not np.allclose(result.gradcam.heatmap, expected[index].gradcam.heatmap, atol=1e-6):
+                failures.append(f"Grad-CAM of image {index}")
+
+    threads = [threading.Thread(target=worker, args=(offset,)) for offset in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[:5]

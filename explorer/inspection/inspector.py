@@ -2,7 +2,9 @@
 filters and a Grad-CAM map, in one forward pass and one partial backward pass."""
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -142,6 +144,8 @@ def inspect_tensor(model: nn.Module, spec: ArchSpec, tensor: torch.Tensor, *, cl
     extra = {cam_block: capture.hook()} if cam_block is not None else {}
     recorder = Recorder(model, analysis, top_channels=top_channels, branch_channels=max(1, top_channels // 2),
                         extra=extra)
+    lock = _model_lock(model)
+    lock.acquire()
     was_training = model.training
     frozen = [parameter for parameter in model.parameters() if parameter.requires_grad]
     model.eval()
@@ -173,6 +177,7 @@ def inspect_tensor(model: nn.Module, spec: ArchSpec, tensor: torch.Tensor, *, cl
         for parameter in frozen:
             parameter.requires_grad_(True)
         model.train(was_training)
+        lock.release()
 
     render_start = time.perf_counter()
     with torch.no_grad():
@@ -193,6 +198,19 @@ def inspect_tensor(model: nn.Module, spec: ArchSpec, tensor: torch.Tensor, *, cl
                       features=features, filters=filters, gradcam=cam,
                       gradcam_blocks=gradcam_module.gradcam_blocks(analysis), input_image=input_image,
                       timings=timings, notes=tuple(notes))
+
+
+_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _model_lock(model: nn.Module) -> threading.Lock:
+    """One lock per model: the hooks of two inspections of one shared model must not see each other's passes."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.Lock()
+        return lock
 
 
 def _rescaled(tensor: torch.Tensor) -> np.ndarray:
