@@ -32,16 +32,22 @@ so every code path is exercised in seconds. Nothing here needs plotly or gradio.
 """
 from __future__ import annotations
 
+import os
+import sys
+
+# Run as a script, Python puts this folder first on sys.path, where benchmarks/inspect.py would shadow the standard
+# library's ``inspect`` (which dataclasses, argparse and torch import): drop it before importing anything else.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
+
 import argparse
 import faulthandler
 import json
 import math
-import os
 import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -280,6 +286,7 @@ def section_environment(suite: Suite, section: Section) -> None:
         import torchinfo
 
         env["torchinfo"] = getattr(torchinfo, "__version__", "?")
+        env["torchinfo_path"] = str(Path(torchinfo.__file__).parent)
     except Exception as exc:  # noqa: BLE001
         env["torchinfo"] = f"unavailable: {exc}"
     if torch.cuda.is_available():
@@ -293,7 +300,7 @@ def section_environment(suite: Suite, section: Section) -> None:
     if smi:
         try:
             out = subprocess.run([smi, "--query-gpu=name,driver_version,memory.total,persistence_mode,compute_mode",
-                                  "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+                                  "--format=csv,noheader"], capture_output=True, text=True, timeout=10)
             env["nvidia_smi_gpu"] = out.stdout.strip() or out.stderr.strip()
         except Exception as exc:  # noqa: BLE001
             env["nvidia_smi_gpu"] = f"failed: {exc}"
@@ -506,8 +513,9 @@ def manual_step(preset: str, size: int, plan: SpeedPlan, device: torch.device) -
 
 def profile_engine_step(preset: str, size: int, plan: SpeedPlan, device: torch.device, *,
                         steps: int = 5) -> dict[str, Any]:
-    """Top-10 ops by device time over a few profiled steps, the device's busy share of the wall time, and the
-    same loop unprofiled (what the engine's own loop adds on top)."""
+    """What bounds the engine's step: the top-10 GPU kernels and the top-10 operators by GPU time over a few
+    profiled steps, the GPU's busy share of the wall time, and the same loop unprofiled for comparison with
+    the engine's own loop (what its bookkeeping costs)."""
     from torch.profiler import ProfilerActivity, profile
 
     step = manual_step(preset, size, plan, device)
@@ -525,42 +533,55 @@ def profile_engine_step(preset: str, size: int, plan: SpeedPlan, device: torch.d
         for _ in range(steps):
             step()
         _sync(device)
-    averages = prof.key_averages()
-
-    def device_time(event: Any) -> float:
-        for name in ("self_device_time_total", "self_cuda_time_total"):
-            value = getattr(event, name, None)
-            if value:
-                return float(value)
-        return 0.0
-
-    rows = sorted(averages, key=device_time, reverse=True)
-    total_device_us = sum(device_time(event) for event in averages)
+    events = list(prof.events())
+    kernels = [event for event in events if _is_device_event(event)]
+    host = [event for event in events if not _is_device_event(event)]
     wall_us = None
-    try:
-        events = prof.events()
-        starts = [event.time_range.start for event in events]
-        ends = [event.time_range.end for event in events]
-        wall_us = (max(ends) - min(starts)) if starts else None
-    except Exception:  # noqa: BLE001 - only a summary number
-        pass
-    top = [{"name": event.key[:120], "self_device_us_per_step": device_time(event) / steps,
-            "calls_per_step": event.count / steps,
-            "self_cpu_us_per_step": float(getattr(event, "self_cpu_time_total", 0.0)) / steps}
-           for event in rows[:10]]
-    busy = (total_device_us / wall_us) if wall_us else None
+    if host:
+        wall_us = max(event.time_range.end for event in events) - min(event.time_range.start for event in host)
+    by_kernel: dict[str, list[float]] = {}
+    for event in kernels:
+        by_kernel.setdefault(event.name, []).append(float(event.time_range.end - event.time_range.start))
+    kernel_us = sum(sum(times) for times in by_kernel.values())
+    top_kernels = [{"name": name[:160], "device_us_per_step": sum(times) / steps, "calls_per_step": len(times) / steps,
+                    "share": sum(times) / kernel_us if kernel_us else None}
+                   for name, times in sorted(by_kernel.items(), key=lambda item: -sum(item[1]))[:10]]
+    ops = [average for average in prof.key_averages() if not _is_device_event(average)]
+    ops.sort(key=lambda average: (_self_device_us(average), float(getattr(average, "self_cpu_time_total", 0.0))),
+             reverse=True)
+    top_ops = [{"name": average.key[:120], "self_device_us_per_step": _self_device_us(average) / steps,
+                "calls_per_step": average.count / steps,
+                "self_cpu_us_per_step": float(getattr(average, "self_cpu_time_total", 0.0)) / steps}
+               for average in ops[:10]]
+    busy = (kernel_us / wall_us) if wall_us and kernels else None
     if busy is None:
-        verdict = "unknown"
+        verdict = "no GPU kernels recorded"
     elif busy < 0.6:
-        verdict = (f"host-bound: the GPU is busy {busy:.0%} of the wall time; launches and Python overhead "
-                   f"between kernels dominate")
+        verdict = (f"host-bound: the GPU runs kernels {busy:.0%} of the wall time; launches and Python between "
+                   f"them dominate")
     else:
-        kind = "convolution" if any("conv" in row["name"].lower() or "cudnn" in row["name"].lower()
-                                    or "sm90" in row["name"].lower() for row in top[:3]) else "other"
-        verdict = f"device-bound: the GPU is busy {busy:.0%} of the wall time; the top kernels are {kind} kernels"
-    return {"profiled_steps": steps, "device_us_per_step": total_device_us / steps,
+        names = " ".join(kernel["name"].lower() for kernel in top_kernels[:3])
+        kind = "convolution" if any(word in names for word in ("conv", "cudnn", "xmma", "implicit", "dgrad",
+                                                                "wgrad", "fprop")) else "other"
+        verdict = f"device-bound: the GPU runs kernels {busy:.0%} of the wall time; the top kernels are {kind}"
+    return {"profiled_steps": steps, "kernel_us_per_step": kernel_us / steps,
             "wall_us_per_step": (wall_us / steps) if wall_us else None, "device_busy_fraction": busy,
-            "manual_loop_examples_per_s": loop_rate, "top_ops": top, "verdict": verdict}
+            "kernels_per_step": len(kernels) / steps, "manual_loop_examples_per_s": loop_rate,
+            "top_kernels": top_kernels, "top_ops": top_ops, "verdict": verdict}
+
+
+def _is_device_event(event: Any) -> bool:
+    """A kernel, copy or memset on the GPU (not a host-side operator)."""
+    kind = getattr(event, "device_type", None)
+    return kind is not None and getattr(kind, "name", str(kind)).upper().endswith("CUDA")
+
+
+def _self_device_us(event: Any) -> float:
+    for name in ("self_device_time_total", "self_cuda_time_total"):
+        value = getattr(event, name, None)
+        if value:
+            return float(value)
+    return 0.0
 
 
 def section_speed(suite: Suite, section: Section) -> None:
@@ -635,10 +656,14 @@ def section_speed(suite: Suite, section: Section) -> None:
                                                    steps=5 if measured else 1)
             suite.log(f"  profile {label}: {profiles[preset]['verdict']}; the loop alone "
                       f"{_cell(profiles[preset]['manual_loop_examples_per_s'])}/s")
-            suite.log.table(["op", "device us/step", "calls/step", "self CPU us/step"],
+            suite.log.table(["kernel", "GPU us/step", "calls/step", "share"],
+                            [[kernel["name"][:90], kernel["device_us_per_step"], kernel["calls_per_step"],
+                              kernel["share"]] for kernel in profiles[preset]["top_kernels"]],
+                            title=f"top-10 GPU kernels of {label}'s engine step")
+            suite.log.table(["operator", "GPU us/step", "calls/step", "self CPU us/step"],
                             [[op["name"][:70], op["self_device_us_per_step"], op["calls_per_step"],
                               op["self_cpu_us_per_step"]] for op in profiles[preset]["top_ops"]],
-                            title=f"top-10 ops of {label}'s engine step by device time")
+                            title=f"top-10 operators of {label}'s engine step by the GPU time they launch")
         except Exception as exc:  # noqa: BLE001
             suite.record_error(section, f"{preset} profile", exc)
         _release_cuda()
@@ -973,8 +998,11 @@ def nvidia_smi_query() -> dict[str, Any]:
     if not smi:
         return {"error": "nvidia-smi not found"}
     taken = time.time()
-    process = subprocess.run([smi, f"--query-gpu={','.join(NVIDIA_SMI_FIELDS)}", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=20)
+    try:
+        process = subprocess.run([smi, f"--query-gpu={','.join(NVIDIA_SMI_FIELDS)}",
+                                  "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {"error": f"nvidia-smi failed: {exc}", "time": taken}
     line = process.stdout.strip().splitlines()[0] if process.stdout.strip() else ""
     values = [value.strip() for value in line.split(",")]
     if len(values) != len(NVIDIA_SMI_FIELDS):
@@ -993,8 +1021,11 @@ def nvidia_smi_processes() -> list[dict[str, Any]] | str:
     smi = shutil.which("nvidia-smi")
     if not smi:
         return "nvidia-smi not found"
-    process = subprocess.run([smi, "--query-compute-apps=pid,process_name,used_memory",
-                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=20)
+    try:
+        process = subprocess.run([smi, "--query-compute-apps=pid,process_name,used_memory",
+                                  "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"nvidia-smi failed: {exc}"
     rows = []
     for line in process.stdout.strip().splitlines():
         parts = [part.strip() for part in line.split(",")]
@@ -1017,7 +1048,8 @@ def paired_reading(sampler: Any) -> dict[str, Any]:
                     power_draw_w=gpu.power_draw_w, temperature_c=gpu.temperature_c,
                     clock_sm_mhz=getattr(gpu, "clock_sm_mhz", None), clock_mem_mhz=getattr(gpu, "clock_mem_mhz", None),
                     pstate=gpu.performance_state, processes=gpu.processes)
-    return {"sampler": ours, "nvidia_smi": smi, "seconds_apart": (smi.get("time") or 0) - snapshot.time,
+    apart = smi["time"] - snapshot.time if isinstance(smi.get("time"), float) else None
+    return {"sampler": ours, "nvidia_smi": smi, "seconds_apart": apart,
             "sample_wall_ms": wall * 1e3, "sample_cpu_ms": cpu * 1e3}
 
 
@@ -1188,8 +1220,11 @@ def section_nvml(suite: Suite, section: Section) -> None:
         pairs["after"].append(paired_reading(sampler))
         time.sleep(NVML_WAITS["idle_gap"])
     sampler.stop()
-    spaced_cpu = [pair["sample_cpu_ms"] for readings in pairs.values() for pair in readings]
-    spaced_wall = [pair["sample_wall_ms"] for readings in pairs.values() for pair in readings]
+    # Samples about a second apart, as the sampler thread takes them (not under load: the training thread's
+    # Python holds the GIL and stretches their wall time; their CPU time is kept in the pairs)
+    quiet = pairs["idle"] + pairs["after"]
+    spaced_cpu = [pair["sample_cpu_ms"] for pair in quiet]
+    spaced_wall = [pair["sample_wall_ms"] for pair in quiet]
     section.results["sample_ms"].update(spaced_median=statistics.median(spaced_wall),
                                         spaced_cpu_median=statistics.median(spaced_cpu))
     # At 1 Hz: the CPU milliseconds of a sample taken about a second after the previous one, per 1000 ms
@@ -1218,7 +1253,7 @@ def section_nvml(suite: Suite, section: Section) -> None:
                          f"{ours.get('temperature_c')} / {_cell(smi.get('temperature.gpu'))}",
                          f"{ours.get('clock_sm_mhz')} / {_cell(smi.get('clocks.sm'))}",
                          f"{ours.get('clock_mem_mhz')} / {_cell(smi.get('clocks.mem'))}",
-                         f"{ours.get('pstate')} / {smi.get('pstate')}", f"{pair['seconds_apart']:.2f}"])
+                         f"{ours.get('pstate')} / {smi.get('pstate')}", _cell(pair["seconds_apart"])])
     suite.log.table(["phase", "util %", "mem used MiB", "mem total MiB", "power W", "temp C", "SM MHz", "mem MHz",
                      "P-state", "s apart"], rows, title="The sampler / nvidia-smi, read back to back")
     costs = section.results["sample_ms"]
