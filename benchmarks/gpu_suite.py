@@ -32,22 +32,16 @@ so every code path is exercised in seconds. Nothing here needs plotly or gradio.
 """
 from __future__ import annotations
 
-import os
-import sys
-
-# Run as a script, Python puts this folder first on sys.path, where benchmarks/inspect.py would shadow the standard
-# library's ``inspect`` (which dataclasses, argparse and torch import): drop it before importing anything else.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
-
 import argparse
 import faulthandler
 import json
 import math
+import os
 import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time

@@ -8,7 +8,7 @@ saved by the engine's ``save_checkpoint`` as a Fashion-MNIST run would be, then 
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/inspect.py [--repeats 30]
+    .venv/bin/python benchmarks/inspection_speed.py [--repeats 30]
     .venv/bin/python -m benchmarks.inspect
 
 Prints the median wall time of ``inspect_image`` over the runs and its split (prepare, forward, Grad-CAM,
