@@ -19,8 +19,12 @@ def load_spec_argument(value: str) -> Spec:
             raise SpecError("spec", f"no such file: {value[:200]}")
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError("spec", f"could not read {value[:200]}: {exc.__class__.__name__}") from None
+        except UnicodeDecodeError:
+            raise SpecError("spec", f"could not read {value[:200]}: it is not a text file (a spec is JSON text)") \
+                from None
+        except OSError as exc:
+            reason = exc.strerror or "the file could not be opened"
+            raise SpecError("spec", f"could not read {value[:200]}: {reason.lower()}") from None
         return parse_spec(text)
     return resolve_spec(value)
 

@@ -29,7 +29,7 @@ def test_analyze_endpoint_by_preset_and_json(client):
 @pytest.mark.parametrize("bad, expected", [
     ('{"family": "vgg", "conv_arch": "((1, 64), (2,))"}', "conv_arch[1]"),
     ("{not json", "not valid JSON"),
-    ("resnet50", "no preset named"),
+    ("lenet5", "no preset named"),
     ('{"family": "vgg", "conv_arch": [[1, 64]], "input_size": 0}', "input_size"),
 ])
 def test_bad_input_gives_a_clean_message(client, bad, expected):

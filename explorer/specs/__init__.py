@@ -32,6 +32,9 @@ def parse_spec(data: Mapping[str, Any] | str | ArchSpec) -> Spec:
             raise SpecError("", f"the spec text is too long ({len(text):,} characters, at most {MAX_JSON_LENGTH:,})")
         try:
             data = json.loads(text, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as exc:
+            raise SpecError("", f"not valid JSON: {exc.msg.lower()} at line {exc.lineno}, column {exc.colno}; "
+                                "a spec looks like {\"family\": \"vgg\", \"conv_arch\": [[1, 64], [1, 128]]}") from None
         except (ValueError, RecursionError) as exc:
             raise SpecError("", f"not valid JSON: {describe(str(exc), 120)}") from None
     if not isinstance(data, Mapping):
@@ -42,7 +45,7 @@ def parse_spec(data: Mapping[str, Any] | str | ArchSpec) -> Spec:
 
     family = data.get("family")
     if not isinstance(family, str) or family not in FAMILIES:
-        raise SpecError("family", f"must be one of {', '.join(FAMILIES)}, got {describe(family)}")
+        raise SpecError("family", f"must be one of {', '.join(FAMILIES)} (the kind of network), got {describe(family)}")
     try:
         return FAMILIES[family].spec_class.from_dict(data)  # type: ignore[return-value]
     except SpecError:
