@@ -94,4 +94,14 @@ ZH: dict[str, str] = {
     # headline cards (rendered on the server)
     "MACs / image": "每张图乘加运算", "Parameter memory": "参数内存", "Training memory": "训练内存",
     "Receptive field": "感受野", "Output": "输出",
+    # inspect panel
+    "Inspect": "透视网络", "Inspect the last training run": "查看最近一次训练的网络",
+    "Or upload a checkpoint (.pt) this app wrote": "或上传本应用保存的检查点（.pt）",
+    "Test images": "测试图像", "Test images (misclassified first; click one)": "测试图像（分错的排在前面；点击一张）",
+    "Draw": "手绘", "Draw a shape or a digit": "画一个图形或数字",
+    "Pick the brush on the left of the canvas, draw, then press the button.": "先选画布左侧的画笔，画好后点击按钮。",
+    "Inspect the drawing": "分析这幅画", "Upload": "上传", "An image (PNG, JPEG, ...)": "一张图像（PNG、JPEG 等）",
+    "Grad-CAM class": "Grad-CAM 类别", "Grad-CAM block": "Grad-CAM 所在块", "What the network sees": "网络看到的图像",
+    "Grad-CAM": "Grad-CAM", "Top-5 classes": "前 5 个类别", "Block": "块", "Feature maps": "特征图",
+    "Inception branches": "Inception 各分支", "First layer's filters": "第一层的卷积核",
 }

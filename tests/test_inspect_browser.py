@@ -1,0 +1,124 @@
+"""The Inspect tab in a real browser (Debian's Chromium via Playwright): upload a checkpoint the test trained,
+draw on the sketchpad with the mouse, inspect, and see the feature maps; screenshots at 1440 and 390 px wide go to
+/tmp (not into git)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from explorer.presets import load_preset  # noqa: E402
+from explorer.training.config import TrainConfig  # noqa: E402
+from explorer.training.engine import train  # noqa: E402
+from tests.browser import launch_browser, start_app  # noqa: E402
+
+SCREENSHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", tempfile.gettempdir())) / "inspect-screens"
+
+
+@pytest.fixture(scope="module")
+def checkpoint_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny VGG trained for a few steps on ``shapes`` at 32 px (about a second)."""
+    folder = tmp_path_factory.mktemp("inspect-browser")
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32, ratio=16, hidden_sizes=(32,), dropout=0.0)
+    config = TrainConfig(dataset="shapes", epochs=1, train_subset=512, test_subset=128, batch_size=64, device="cpu",
+                         precision="fp32", checkpoint_dir=str(folder), log_every=1000)
+    done = list(train(spec, config))[-1]
+    assert done.event == "done", getattr(done, "message", done)
+    return done.checkpoint_path
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    demo, url = start_app()
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        yield browser
+        browser.close()
+
+
+def _image_src(page, elem_id: str):  # noqa: ANN001, ANN202
+    return page.locator(f"#{elem_id} img").first
+
+
+def _draw(page) -> None:  # noqa: ANN001
+    """Pick the brush, then a triangle with the mouse in the middle of the sketchpad's canvas."""
+    page.locator("#inspect-sketch button[aria-label=Brush]").click()
+    canvas = page.locator("#inspect-sketch canvas").first
+    expect(canvas).to_be_visible(timeout=10_000)
+    box = canvas.bounding_box()
+    assert box and box["width"] > 50 and box["height"] > 50, box
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    r = min(box["width"], box["height"]) * 0.3  # inside the white drawing area, centred in the canvas
+    points = [(0.0, -1.0), (0.9, 0.7), (-0.9, 0.7), (0.0, -1.0)]
+    page.mouse.move(cx + r * points[0][0], cy + r * points[0][1])
+    page.mouse.down()
+    for fx, fy in points[1:]:
+        page.mouse.move(cx + r * fx, cy + r * fy, steps=12)
+    page.mouse.up()
+
+
+def _open_tab(page, name: str) -> None:  # noqa: ANN001
+    """Click a top-level tab; on a narrow screen it sits in the "More tabs" menu."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.count() == 0 or not tab.first.is_visible():
+        page.get_by_role("button", name="More tabs").first.click()
+        page.locator(".overflow-dropdown button", has_text=name).first.click()
+    else:
+        tab.first.click()
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_upload_checkpoint_draw_and_see_maps(browser, app_url: str, checkpoint_path: str, width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 1200})
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        expect(page.locator("#headline")).to_contain_text("138,357,544", timeout=30_000)  # the app is up
+        _open_tab(page, "Inspect")
+        # A bad upload first: a message, and nothing else appears.
+        bad = Path(tempfile.gettempdir()) / "not-a-checkpoint.pt"
+        bad.write_bytes(b"hello, this is not a checkpoint")
+        page.locator("#inspect-upload input[type=file]").set_input_files(str(bad))
+        expect(page.locator("#inspect-message")).to_contain_text("not a PyTorch checkpoint", timeout=20_000)
+        assert page.locator("#inspect-features img").count() == 0
+
+        page.locator("#inspect-upload button[aria-label=Clear]").click()
+        page.locator("#inspect-upload input[type=file]").set_input_files(checkpoint_path)
+        expect(page.locator("#inspect-network")).to_contain_text("trained on", timeout=30_000)
+        expect(page.locator("#inspect-gallery img").first).to_be_visible(timeout=20_000)
+        features = _image_src(page, "inspect-features")
+        expect(features).to_be_visible(timeout=20_000)
+        first_src = features.get_attribute("src")
+        assert first_src, "the feature maps have no picture"
+
+        page.get_by_role("tab", name="Draw").click()
+        _draw(page)
+        page.locator("#inspect-draw-go").click()
+        expect(page.locator("#inspect-message")).to_contain_text("Predicted", timeout=20_000)
+        expect(page.locator("#inspect-details")).to_contain_text("Time:", timeout=20_000)
+        page.wait_for_function(
+            "(old) => { const img = document.querySelector('#inspect-features img');"
+            " return img && img.src && img.src !== old; }", arg=first_src, timeout=20_000)
+        for elem_id in ("inspect-features", "inspect-seen", "inspect-gradcam", "inspect-filters"):
+            src = _image_src(page, elem_id).get_attribute("src")
+            assert src and len(src) > 10, (elem_id, src)
+        assert page.locator("#inspect-top").inner_text().strip()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"inspect-{width}.png"), full_page=True)
+    except Exception:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"inspect-{width}-failed.png"), full_page=True)
+        raise
+    finally:
+        context.close()
