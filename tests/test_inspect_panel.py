@@ -147,6 +147,17 @@ def test_bad_images_change_only_the_message(vgg_path: str, tmp_path: Path, case:
     assert {"not_image": "not an image", "huge": "too large", "none": "no image"}[case] in out["error"]
 
 
+def test_every_label_has_a_chinese_translation() -> None:
+    from explorer.ui.i18n import ZH
+    from tests.test_runs import translatable_texts
+
+    with gr.Blocks() as demo:
+        build_inspect_panel(None)
+    texts = translatable_texts(demo)
+    assert {"Grad-CAM class", "Feature maps", inspect_panel.INTRO} <= set(texts)
+    assert [text for text in texts if text not in ZH] == []
+
+
 def test_the_gradio_handlers_leave_outputs_alone_on_a_bad_upload(tmp_path: Path) -> None:
     with gr.Blocks() as demo:
         panel = build_inspect_panel(None)

@@ -104,4 +104,26 @@ ZH: dict[str, str] = {
     "Grad-CAM class": "Grad-CAM 类别", "Grad-CAM block": "Grad-CAM 所在块", "What the network sees": "网络看到的图像",
     "Grad-CAM": "Grad-CAM", "Top-5 classes": "前 5 个类别", "Block": "块", "Feature maps": "特征图",
     "Inception branches": "Inception 各分支", "First layer's filters": "第一层的卷积核",
+    "**Look inside a trained network.** Train one in the *Train* tab (or upload a checkpoint this app wrote), then "
+    "pick a test image, draw one or upload one: see what the network sees, its five most likely classes, what every "
+    "block computes (the most active channels), the first layer's filters, and Grad-CAM — where in the image the "
+    "evidence for a class lies.":
+        "**透视训练好的网络。** 先在*训练*页训练一个网络（或上传本应用保存的检查点），再选一张测试图像、手绘一张或上传一张："
+        "看网络看到的图像、最可能的五个类别、每个块算出了什么（最活跃的通道）、第一层的卷积核，以及 Grad-CAM——"
+        "图像中支持某个类别的证据在哪里。",
+    # runs panel
+    "Runs": "训练记录", "Runs to compare": "要对比的训练", "Test accuracy": "测试准确率",
+    "Download the picked runs": "下载所选训练记录", "Run file": "训练记录文件", "Load runs (.json or .zip)":
+        "载入训练记录（.json 或 .zip）",
+    "d2l's comparison: train the four families one after another": "d2l 的对比：依次训练四个网络家族",
+    "Each network gets the short-run recipe (Adam, lr 0.001, batch 128) on the same data for the same epochs, one "
+    "after another in the training queue; then they appear here side by side.":
+        "每个网络都使用短时训练配方（Adam，学习率 0.001，批量 128），在相同数据上训练相同轮数，在训练队列中依次进行；"
+        "完成后在这里并排显示。",
+    "Networks": "网络", "Train them one after another": "依次训练它们",
+    "**Every run this browser session finished**, side by side. Pick two or more to overlay their test accuracy by "
+    "epoch and by wall time and to see what differs. Download runs to show them again later (a run file holds the "
+    "curves and settings, not the weights: the checkpoint goes to the *Inspect* tab).":
+        "**本浏览器会话中完成的每次训练**，并排显示。选两个或更多，叠加它们按轮数和按实际用时的测试准确率曲线，并查看"
+        "差异。可下载训练记录以后再展示（记录文件包含曲线和设置，不含权重：检查点请在*透视网络*页上传）。",
 }

@@ -53,10 +53,10 @@ OUTPUTS = ("network", "network_md", "message", "gallery", "gallery_items", "cam_
            "feature_block", "image", "result", "seen", "top", "gradcam", "features", "features_md", "branches",
            "filters", "details")
 
-INTRO = """**Look inside a trained network.** Train one in the *Train* tab (or upload a checkpoint this app wrote),
+INTRO = " ".join("""**Look inside a trained network.** Train one in the *Train* tab (or upload a checkpoint this app wrote),
 then pick a test image, draw one or upload one: see what the network sees, its five most likely classes, what
 every block computes (the most active channels), the first layer's filters, and Grad-CAM — where in the image the
-evidence for a class lies."""
+evidence for a class lies.""".split())  # one line: the key of its translation
 
 
 def max_upload_mb() -> int:
@@ -340,7 +340,7 @@ class InspectPanel:
 
 def build_inspect_panel(train_checkpoint: gr.File | None = None) -> InspectPanel:
     """Build the Inspect tab's contents inside the caller's Blocks; ``train_checkpoint`` is the Train tab's file."""
-    gr.Markdown(INTRO)
+    gr.Markdown(tr(INTRO))
     c: dict[str, Any] = {}
     c["network"] = gr.State(None)  # the checkpoint's path (the model stays in CACHE)
     c["gallery_items"] = gr.State([])
