@@ -20,7 +20,7 @@ from . import distributed
 from .config import DATASET_NAMES, DEVICES, INITS, OPTIMIZERS, PRECISIONS, TrainConfig
 from .engine import train
 from .events import DoneEvent, EpochEvent, ErrorEvent, StartEvent, TrainEvent
-from .recipes import published_recipe_info, short_recipe_info
+from .recipes import recipe_from_choices
 
 #: Flags that override the recipe, mapped to TrainConfig fields.
 _OVERRIDES = {
@@ -75,18 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[Any, TrainConfig, str]:
-    """The spec, the config (recipe plus flags) and the recipe's one-line summary."""
+    """The spec, the config (recipe plus flags, through the same :func:`recipe_from_choices` as the Train tab)
+    and the recipe's one-line summary."""
     spec = load_spec_argument(args.spec)
-    dataset = args.dataset or "fashion-mnist"
-    device = args.device or "auto"
-    if args.recipe == "published":
-        recipe = published_recipe_info(spec)
-        config = recipe.config.replace(dataset=args.dataset or recipe.config.dataset, device=device)
-    else:
-        recipe = short_recipe_info(spec, dataset=dataset, device=device)
-        config = recipe.config
-    changes = {field: getattr(args, flag) for flag, field in _OVERRIDES.items() if getattr(args, flag) is not None}
-    return spec, config.replace(**changes), recipe.summary
+    overrides = {field: getattr(args, flag) for flag, field in _OVERRIDES.items() if flag != "device"}
+    recipe = recipe_from_choices(spec, recipe=args.recipe, dataset=args.dataset, device=args.device, **overrides)
+    return spec, recipe.config, recipe.summary
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -52,6 +52,10 @@ class TrainConfig:
     optimizer: str = "adam"  # sgd (plain, as d2l), momentum (SGD with momentum), adam
     lr: float = 1e-3
     momentum: float = 0.9  # only used by optimizer="momentum"
+    # Linear learning-rate warm-up: step k (1-based) of the first warmup_steps uses lr * k / warmup_steps. Deep
+    # networks without batch norm take Adam's first full-size steps badly (VGG-16: loss 3.7 -> 71 at step 2).
+    warmup_steps: int = 0
+    grad_clip: float | None = None  # clip the gradients' total L2 norm to this before each step (None: off)
     weight_decay: float = 0.0
     input_size: int | None = None  # resize images to this (None: the spec's input_size)
     max_steps: int | None = None  # stop after this many optimizer steps (then evaluate)
@@ -86,6 +90,10 @@ class TrainConfig:
         set_("batch_size", check_int(self.batch_size, "batch_size", minimum=1, maximum=MAX_BATCH))
         set_("optimizer", check_choice(self.optimizer, "optimizer", OPTIMIZERS))
         set_("lr", check_float(self.lr, "lr", minimum=0.0, maximum=10.0, include_minimum=False))
+        set_("warmup_steps", check_int(self.warmup_steps, "warmup_steps", minimum=0, maximum=MAX_STEPS))
+        if self.grad_clip is not None:
+            set_("grad_clip", check_float(self.grad_clip, "grad_clip", minimum=0.0, maximum=1e6,
+                                          include_minimum=False))
         set_("momentum", check_float(self.momentum, "momentum", minimum=0.0, maximum=1.0, include_maximum=False))
         set_("weight_decay", check_float(self.weight_decay, "weight_decay", minimum=0.0, maximum=1.0))
         set_("input_size", check_optional_int(self.input_size, "input_size", minimum=8, maximum=1024))

@@ -21,6 +21,7 @@ from torch import nn
 from ..analysis import analyze
 from ..models import GoogLeNetOutputs, build_model, main_logits
 from ..specs import ArchSpec, SpecError, parse_spec
+from ..specs.fields import plural
 from . import distributed
 from .config import TrainConfig
 from .data import (DatasetUnavailable, ImageData, batch_indices, dataset_info, default_checkpoint_dir, load_dataset,
@@ -33,6 +34,11 @@ from .events import (DoneEvent, EpochEvent, ErrorEvent, EvalEvent, SamplePredict
 
 #: Fewer steps than this in a run draws a warning: the curves will be short and mostly noise.
 FEW_STEPS = 5
+#: The loss is checked after every one of the first WATCH_STEPS steps (where a too-large learning rate blows up),
+#: then at every logged step (a check waits for the device, so it is not done on every step of a long run).
+WATCH_STEPS = 20
+#: A training loss above this many times ln(classes) (chance level) means the run has diverged: 23 for 10 classes.
+DIVERGED_FACTOR = 10.0
 #: Lower-case text of errors that mean the device ran out of memory: PyTorch's allocator (CUDA, CPU), and cuDNN or
 #: cuBLAS failing to allocate their own workspace when the card is nearly full.
 _OUT_OF_MEMORY_SIGNS = ("out of memory", "can't allocate memory", "cudnn_status_alloc_failed",
@@ -46,6 +52,43 @@ class RunHooks:
     on_model: Callable[[nn.Module], None] | None = None  # called once with the model, after it is built
     on_step: Callable[[int], None] | None = None  # called after every optimizer step with the step count
     on_cleanup: Callable[[], None] | None = None  # called at the end of the run's ``finally``
+
+
+class OwnRandomState:
+    """The run's own stream of PyTorch's global random numbers (dropout draws from them), swapped in around each
+    step. Between steps the generator yields, and whatever else runs in the process then (another tab's forward
+    pass, a test) may draw from the global generator; without this the same seed could give different runs."""
+
+    def __init__(self, seed: int, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        outside = self._get()
+        torch.manual_seed(seed)
+        self.state = self._get()
+        self._set(outside)
+
+    def _get(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return torch.get_rng_state(), torch.cuda.get_rng_state() if self.cuda else None
+
+    def _set(self, state: tuple[torch.Tensor, torch.Tensor | None]) -> None:
+        torch.set_rng_state(state[0])
+        if self.cuda and state[1] is not None:
+            torch.cuda.set_rng_state(state[1])
+
+    def __enter__(self) -> "OwnRandomState":
+        self.outside = self._get()
+        self._set(self.state)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.state = self._get()
+        self._set(self.outside)
+
+
+class LossDiverged(SpecError):
+    """The training loss became NaN or infinite, or grew far above chance level: the run cannot recover."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("lr", message)
 
 
 class MemoryCheckFailed(SpecError):
@@ -86,9 +129,12 @@ def train(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig | None =
         yield error
 
 
-def init_weights(model: nn.Module, init: str) -> None:
+def init_weights(model: nn.Module, init: str, *, num_classes: int | None = None) -> None:
     """``xavier``: d2l's ``xavier_uniform_`` on conv and linear weights (biases as PyTorch made them);
-    ``kaiming``: He-normal weights for ReLU and zero biases; ``default``: leave PyTorch's initialisation."""
+    ``kaiming``: He-normal weights for ReLU and zero biases, each residual block's last batch-norm scale set to
+    zero (the block starts as the identity; Goyal et al. 2017, torchvision's ``zero_init_residual``), and the
+    classifier's output layers (linear layers with ``num_classes`` outputs) drawn small (std 0.01), so that the
+    first loss is about ln(classes) instead of several times that; ``default``: leave PyTorch's initialisation."""
     if init == "default":
         return
     for module in model.modules():
@@ -99,6 +145,19 @@ def init_weights(model: nn.Module, init: str) -> None:
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
+    if init != "kaiming":
+        return
+    from ..models.resnet import BasicBlock, Bottleneck
+
+    for module in model.modules():
+        last_norm = (module.bn2 if isinstance(module, BasicBlock)
+                     else module.bn3 if isinstance(module, Bottleneck) else None)
+        if isinstance(last_norm, nn.BatchNorm2d):
+            nn.init.zeros_(last_norm.weight)
+        if isinstance(module, nn.Linear) and num_classes is not None and module.out_features == num_classes:
+            nn.init.normal_(module.weight, std=0.01)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
 
 def make_optimizer(parameters: Any, config: TrainConfig) -> torch.optim.Optimizer:
@@ -129,8 +188,8 @@ def adapt_spec(spec: ArchSpec, config: TrainConfig) -> tuple[ArchSpec, list[str]
             raise SpecError(field, exc.message) from None
     if spec.in_channels != info.channels:
         how = "by luminance" if spec.in_channels == 1 else "by repeating the gray channel"
-        notes.append(f"{info.label} has {info.channels} channel(s); the network takes {spec.in_channels}, "
-                     f"converted {how}")
+        notes.append(f"{info.label} has {plural(info.channels, 'channel')}; the network takes "
+                     f"{spec.in_channels}, converted {how}")
     return spec, notes
 
 
@@ -227,7 +286,7 @@ class _Run:
 
         torch.manual_seed(config.seed)
         model = build_model(spec)
-        init_weights(model, config.init)
+        init_weights(model, config.init, num_classes=len(info.classes))
         model = model.to(device)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -267,7 +326,10 @@ class _Run:
             world_size=context.world_size, notes=notes, memory_estimate=memory.to_dict())
 
         generator = torch.Generator(device=device).manual_seed(config.seed * 1_000 + context.rank)
+        own_random = OwnRandomState(config.seed * 1_000 + context.rank + 1, device)  # dropout's draws
         num_classes = len(info.classes)
+        loss_limit = DIVERGED_FACTOR * math.log(max(num_classes, 2))
+        worst_loss = torch.zeros((), device=device)  # the largest step loss since the last check (NaN sticks)
         train_seconds = 0.0
         eval_seconds_estimate: float | None = None
         evaluation: _Evaluation | None = None
@@ -287,9 +349,17 @@ class _Run:
                 step_start = time.perf_counter()
                 images = pipeline(train_data.images[indices], train=True, generator=generator)
                 labels = train_data.labels[indices]
-                with autocast(device, precision):
+                if self.step < config.warmup_steps:
+                    for group in optimizer.param_groups:
+                        group["lr"] = config.lr * (self.step + 1) / config.warmup_steps
+                elif self.step == config.warmup_steps and config.warmup_steps > 0:
+                    for group in optimizer.param_groups:
+                        group["lr"] = config.lr
+                with own_random, autocast(device, precision):
                     loss, main_loss, logits = forward_loss(train_model, images, labels, config.aux_weight)
                 loss.backward()
+                if config.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)  # now, so that no gradients exist during the next forward
                 self.step += 1
@@ -301,13 +371,18 @@ class _Run:
                 self.examples_seen += batch
                 window_examples += batch
                 loss_sum += main_loss.detach() * batch
+                worst_loss = torch.maximum(worst_loss, main_loss.detach())  # NaN propagates
                 correct += (logits.detach().argmax(dim=1) == labels).sum()
                 del images, labels, loss, main_loss, logits
                 if self.hooks.on_step is not None:
                     self.hooks.on_step(self.step)
                 last_of_epoch = epoch_step == steps_per_epoch or self.step >= total_steps
                 due = config.log_seconds is not None and time.perf_counter() - window_start >= config.log_seconds
-                if self.step % config.log_every == 0 or last_of_epoch or due:
+                log_now = self.step % config.log_every == 0 or last_of_epoch or due
+                if log_now or self.step <= WATCH_STEPS:
+                    self._check_loss(float(worst_loss), loss_limit, num_classes, precision)
+                    worst_loss.zero_()
+                if log_now:
                     epoch_loss, epoch_acc = self._epoch_means(loss_sum, correct, seen)  # synchronises
                     now = time.perf_counter()
                     epoch_seconds += now - step_start
@@ -375,6 +450,27 @@ class _Run:
             peak_memory_first_step_bytes=peak.first_step_peak, peak_memory_steady_bytes=peak.steady_peak_bytes())
 
     # -- pieces ------------------------------------------------------------------------------------------------
+    def _check_loss(self, worst: float, limit: float, num_classes: int, precision: str) -> None:
+        """Raise :class:`LossDiverged` when the worst recent step loss is not finite or above ``limit``."""
+        if math.isfinite(worst) and worst <= limit:
+            return
+        config = self.config
+        what = (f"{'NaN' if math.isnan(worst) else 'infinite'} at step {self.step}" if not math.isfinite(worst)
+                else f"{worst:.3g} at step {self.step}, where chance level is {math.log(num_classes):.2f}")
+        advice = [f"a smaller learning rate (this run used {config.lr:g})"]
+        if config.warmup_steps == 0:
+            advice.append("a learning-rate warm-up")
+        if config.grad_clip is None:
+            advice.append("gradient clipping")
+        if self.model is not None and not any(isinstance(module, nn.BatchNorm2d) for module in self.model.modules()):
+            advice.append("batch norm on (a network without it is much more sensitive to the learning rate)")
+        if config.init == "xavier" or config.init == "default":
+            advice.append("He (Kaiming) initialisation")
+        if precision == "bf16":
+            advice.append("fp32 precision")
+        raise LossDiverged(f"The loss exploded ({what}); the run was stopped because it cannot recover. "
+                           f"Try {', '.join(advice[:-1])} or {advice[-1]}.")
+
     def _time_up(self, config: TrainConfig, context: Any) -> bool:
         return (config.max_seconds is not None and not context.enabled
                 and self._elapsed() >= config.max_seconds)
@@ -485,6 +581,9 @@ class _Run:
             return ErrorEvent(message=exc.message, kind="dataset", field="dataset", step=self.step, elapsed_s=elapsed)
         if isinstance(exc, DeviceUnavailable):
             return ErrorEvent(message=exc.message, kind="device", field="device", step=self.step, elapsed_s=elapsed)
+        if isinstance(exc, LossDiverged):
+            return ErrorEvent(message=exc.message, kind="diverged", field=exc.field, step=self.step,
+                              elapsed_s=elapsed)
         if isinstance(exc, SpecError):
             return ErrorEvent(message=str(exc), kind="config", field=exc.field, step=self.step, elapsed_s=elapsed)
         detail = " ".join(str(exc).split())[:500] or "no details"

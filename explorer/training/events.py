@@ -150,7 +150,7 @@ class ErrorEvent(_Event):
 
     event: ClassVar[str] = "error"
     message: str  # what went wrong and what to do, in words
-    kind: str  # "config", "dataset", "out of memory", "device", "runtime"
+    kind: str  # "config", "dataset", "out of memory", "device", "diverged" (the loss exploded), "runtime"
     field: str = ""  # the setting at fault, when one is
     step: int = 0
     elapsed_s: float = 0.0
