@@ -13,13 +13,20 @@ _SHAPE_KINDS = {"conv", "maxpool", "avgpool", "linear", "flatten", "concat", "ad
 _PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC",
             "#EECA3B")
 _MARGIN = dict(l=60, r=20, t=40, b=40)
+#: Legends sit top-left, under the title and clear of Plotly's toolbar (top-right).
+_LEGEND = dict(orientation="h", yanchor="bottom", y=1.01, x=0, xanchor="left")
 
 
 def _layout(fig: go.Figure, title: str, **kwargs: object) -> go.Figure:
     settings: dict[str, object] = dict(template="none", title=dict(text=title, x=0.01, font=dict(size=14)),
                                        margin=_MARGIN, height=320, hovermode="closest", showlegend=False)
     settings.update(kwargs)
+    if settings.get("showlegend"):
+        settings.setdefault("legend", _LEGEND)
+        settings["margin"] = {**_MARGIN, "t": 64}
     fig.update_layout(**settings)
+    fig.update_xaxes(automargin=True)  # rotated layer names are never cut
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -86,8 +93,7 @@ def shape_flow_chart(analysis: Analysis, *, log_scale: bool = True) -> go.Figure
                               minor=dict(showgrid=False)),
                    yaxis2=dict(title=dict(text="spatial size (px)", standoff=12), overlaying="y", side="right",
                                automargin=True),
-                   xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45), showlegend=True,
-                   legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+                   xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45), showlegend=True)
 
 
 def memory_chart(analysis: Analysis, batch_sizes: Sequence[int] = (1, 8, 32, 128, 256)) -> go.Figure:
@@ -100,8 +106,7 @@ def memory_chart(analysis: Analysis, batch_sizes: Sequence[int] = (1, 8, 32, 128
                          y=[batch * analysis.saved_activation_bytes / 2**20 for batch in batch_sizes],
                          name="saved activations", marker_color="#F58518"))
     return _layout(fig, "Training memory estimate (fp32, MiB)", barmode="stack", showlegend=True,
-                   xaxis=dict(title="batch size", type="category"), yaxis=dict(title="MiB"),
-                   legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+                   xaxis=dict(title="batch size", type="category"), yaxis=dict(title="MiB"))
 
 
 def block_compare_chart(first: Analysis, second: Analysis, *, labels: tuple[str, str] = ("A", "B")) -> go.Figure:
@@ -113,8 +118,7 @@ def block_compare_chart(first: Analysis, second: Analysis, *, labels: tuple[str,
                              marker_color=color,
                              hovertext=[f"{label} {row['block']}: {row['params']:,} params, "
                                         f"{human_count(row['macs'])} MACs" for row in rows], hoverinfo="text"))
-    return _layout(fig, "Parameters per block", barmode="group", showlegend=True, yaxis=dict(title="parameters"),
-                   legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+    return _layout(fig, "Parameters per block", barmode="group", showlegend=True, yaxis=dict(title="parameters"))
 
 
 def summary_cards(analysis: Analysis, *, batch_size: int) -> list[tuple[str, str]]:
