@@ -252,3 +252,55 @@ def test_cuda_run_with_bf16_channels_last_frees_memory(tmp_path: Path) -> None:
     assert isinstance(done, DoneEvent) and done.peak_memory_kind == "cuda max allocated"
     assert done.peak_memory_bytes and done.peak_memory_bytes > 0
     assert torch.cuda.memory_allocated() <= before + 1024
+
+
+def test_an_exploding_loss_stops_the_run_with_advice(tmp_path: Path) -> None:
+    """Plain SGD at lr 5 on a VGG without batch norm: NaN or a loss far above chance within a few steps."""
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32)
+    config = tiny_config(tmp_path, optimizer="sgd", lr=5.0, epochs=20, log_every=1000, save_checkpoint=False)
+    events = run(spec, config)
+    error = events[-1]
+    assert isinstance(error, ErrorEvent) and error.kind == "diverged" and error.field == "lr"
+    assert error.step <= 20  # checked on every one of the first WATCH_STEPS steps
+    assert "The loss exploded" in error.message and "smaller learning rate (this run used 5)" in error.message
+    assert "batch norm" in error.message and not any(isinstance(event, DoneEvent) for event in events)
+
+
+def test_a_diverged_loss_is_caught_at_the_next_logged_step(tmp_path: Path) -> None:
+    """After the watched first steps the check runs at every logged step: a NaN injected later is caught there."""
+    from explorer.training.engine import WATCH_STEPS
+
+    spec = load_preset("d2l_vgg11_small").replace(input_size=16, conv_arch=((1, 8), (1, 16)), hidden_sizes=(32,),
+                                                 avgpool_size=None)
+
+    def poison(model: torch.nn.Module) -> None:
+        def forward_hook(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor:
+            return output * math.nan if poisoned["on"] else output
+        list(model.modules())[-1].register_forward_hook(forward_hook)
+
+    poisoned = {"on": False}
+    hooks = RunHooks(on_model=poison, on_step=lambda step: poisoned.update(on=step >= WATCH_STEPS + 2))
+    config = tiny_config(tmp_path, batch_size=4, train_subset=200, epochs=1, log_every=5, save_checkpoint=False)
+    events = run(spec, config, hooks)
+    assert isinstance(events[-1], ErrorEvent) and events[-1].kind == "diverged"
+    assert "NaN" in events[-1].message and events[-1].step == 25  # the next multiple of log_every
+
+
+def test_kaiming_init_starts_near_chance_and_residual_blocks_as_identity() -> None:
+    from explorer.models.resnet import BasicBlock
+    from explorer.training.engine import init_weights
+
+    torch.manual_seed(0)
+    model = build_model(load_preset("resnet18").replace(input_size=32, num_classes=10))
+    init_weights(model, "kaiming", num_classes=10)
+    blocks = [module for module in model.modules() if isinstance(module, BasicBlock)]
+    assert blocks and all(float(block.bn2.weight.detach().abs().max()) == 0.0 for block in blocks)
+    model.eval()
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(model(torch.randn(64, 3, 32, 32)), torch.randint(0, 10, (64,)))
+    assert abs(float(loss) - math.log(10)) < 0.1  # the small classifier: the first loss is about ln 10
+
+
+def test_channel_wording_is_singular_for_one_channel() -> None:
+    _, notes = adapt_spec(load_preset("vgg11").replace(input_size=32), TrainConfig(dataset="shapes"))
+    assert any("shapes has 1 channel;" in note for note in notes)
