@@ -1,4 +1,6 @@
-"""The whole page: Explore, Compare and Train tabs, a GPU sidebar reachable from every tab, the /analyze API."""
+"""The whole page: Explore, Compare and Train tabs, a GPU sidebar reachable from every tab, the /analyze API, and
+a Teacher tab when ``EXPLORER_ADMIN_PASSWORD`` is set. The server's limits are read from the environment when the
+app is built (:mod:`explorer.server.settings`)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,8 @@ from ..analysis import analyze
 from ..charts.diagram import DIAGRAM_CSS
 from ..presets import resolve_spec
 from ..specs import SpecError
+from . import limits
+from .admin_panel import build_admin_panel
 from .i18n import build_i18n, tr, wants_chinese
 from .explore import DEFAULT_PRESET, build_explore_panel, compare_view, load_outputs, restore_from_query
 from .gpu_panel import build_gpu_panel
@@ -54,8 +58,10 @@ def analyze_api(spec: str) -> dict:
 
 
 def build_app() -> gr.Blocks:
-    """Build the Blocks app (no server is started)."""
-    with gr.Blocks(title=TITLE) as demo:
+    """Build the Blocks app (no server is started); the limits start counting afresh."""
+    state = limits.configure()
+    # Served files (exports, checkpoints) age out of Gradio's cache; the disk budget also deletes them by age.
+    with gr.Blocks(title=TITLE, delete_cache=state.settings.delete_cache()) as demo:
         gr.Markdown(f"# {TITLE}")
         gr.Markdown(tr(INTRO))
         with gr.Sidebar(label=tr("GPU"), open=False, position="right", width=380) as sidebar:
@@ -77,6 +83,9 @@ def build_app() -> gr.Blocks:
                 build_lessons_panel(panel)
             with gr.Tab(tr("API"), id="api"):
                 gr.Markdown(API_HELP)
+            if state.settings.admin_password:  # no password, no tab (and no admin events at all)
+                with gr.Tab(tr("Teacher"), id="teacher"):
+                    build_admin_panel()
 
         compare_inputs = [panel.pinned_spec, panel.current_spec, panel.batch_size]
         compare_tab.select(compare_view, compare_inputs, [compare_md, compare_plot], concurrency_limit=None,

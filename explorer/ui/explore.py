@@ -6,7 +6,6 @@ of widgets per family and their change events are built by iterating over it. Wi
 """
 from __future__ import annotations
 
-import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from ..share import decode_spec, encode_spec
 from ..specs import Spec, SpecError, parse_spec
 from .convert import spec_from_values, table_rows, values_from_spec
 from .editors.base import COMMON_FIELDS, Editor, Field, cells_equal
+from . import limits
 from .i18n import tr, wants_chinese
 from .views import CHARTS, TABLE_HEADERS, chart_figure, compare_markdown, headline_html, layer_rows
 
@@ -294,8 +294,9 @@ def build_explore_panel() -> ExplorePanel:
                 batch_size = gr.Number(128, label=tr("Batch size (memory estimate)"), precision=0, minimum=1,
                                        maximum=65536)
                 pin = gr.Button(tr("Pin as A (compare)"), elem_id="pin", size="sm")
-            with gr.Accordion(tr("Export this network"), open=False):
+            with gr.Accordion(tr("Export this network"), open=False) as export_accordion:
                 export_kind = gr.Radio([(tr(label), label) for label in EXPORT_KINDS], value="PyTorch (.py)", label=tr("Format"))
+                export_info = gr.Markdown("", elem_id="export-info", elem_classes=["share-hint"])
                 export_button = gr.Button(tr("Build file"), elem_id="export-button")
                 export_file = gr.File(label=tr("Download"), elem_id="export-file", interactive=False)
             gr.Markdown(tr("The address bar always holds this network: copy it to share."),
@@ -329,6 +330,7 @@ def build_explore_panel() -> ExplorePanel:
                          explain_open=explain_open, draft=draft, share_token=share_token, groups=groups,
                          add_row_buttons=buttons)
     _wire(panel, pin, export_kind, export_button, export_file)
+    _wire_export_info(panel, export_accordion, export_kind, export_info)
 
     def on_expand(current: Spec | None) -> tuple[bool, Any]:
         if not current:
@@ -389,20 +391,10 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
 
     pin.click(on_pin, [panel.current_spec], [panel.pinned_spec, panel.delta], **fast)
 
-    def on_export(kind_label: str, current: Spec | None) -> str:
-        if not current:
-            raise gr.Error("There is no valid network to export yet.")
-        from ..export import write_export  # imported lazily: ONNX machinery is heavy
-
-        directory = Path(tempfile.mkdtemp(prefix="explorer-export-"))
-        try:
-            return str(write_export(parse_spec(current), EXPORT_KINDS.get(kind_label, "json"), directory))
-        except (ValueError, RuntimeError) as exc:  # SpecError, a model too large for ONNX, an exporter failure
-            raise gr.Error(f"Export failed: {exc}") from None
-
-    # ONNX export of a VGG takes seconds and gigabytes: one export at a time per server.
-    export_button.click(on_export, [export_kind, panel.current_spec], [export_file], concurrency_limit=1,
-                        concurrency_id="export", api_visibility="private")
+    # ONNX export of a VGG takes seconds and gigabytes: one export at a time per server. Every limit is checked
+    # inside the handler: the event is private, but queue/join runs private events too.
+    export_button.click(export_file_for, [export_kind, panel.current_spec], [export_file], concurrency_limit=1,
+                        concurrency_id="export", api_name="export_file", api_visibility="private")
     # Keep the page URL in step with the network so it can be copied and shared.
     panel.share_token.change(None, [panel.share_token], None, js="""(token) => {
         const url = new URL(window.location.href);
@@ -410,6 +402,105 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
         url.searchParams.set('spec', token);
         window.history.replaceState(null, '', url);
     }""")
+
+
+# --- export: the size before, the limits inside -----------------------------------------------------------------
+def export_file_for(kind_label: str, current: Spec | None, request: gr.Request = None) -> str:
+    """The Build file button: write one export into a fresh folder in Gradio's cache and return its path.
+
+    Gradio serves a file already in its cache without copying it, so each export exists once; the folder's name
+    is 64 random hex digits. Refused (gr.Error, before anything is written) when the network is invalid, an ONNX
+    file would exceed the server's size limit, the client exports too fast, or the disk cap would be passed.
+    """
+    if not current:
+        raise gr.Error("There is no valid network to export yet.")
+    from ..export import estimate_export_bytes, write_export  # imported lazily: ONNX machinery is heavy
+    from ..server import LimitExceeded
+
+    kind = EXPORT_KINDS.get(kind_label, "json") if isinstance(kind_label, str) else "json"
+    state = limits.server()
+    client = limits.client_of(request)
+    try:
+        spec = parse_spec(current)
+        estimate = estimate_export_bytes(spec, kind)
+        refusal = export_size_refusal(kind, estimate, state.settings.max_onnx_bytes)
+        if refusal:
+            raise LimitExceeded(refusal)
+        folder = state.disk.new_folder("exports")
+    except LimitExceeded as exc:
+        raise limits.refusal(exc) from None
+    except (ValueError, RuntimeError) as exc:  # SpecError, a model too large for ONNX
+        raise gr.Error(f"Export failed: {exc}") from None
+    written = False
+    try:
+        reserve = int(estimate * 1.1) + 10_000 if kind == "onnx" else estimate + 10_000
+        with state.disk.reserve(reserve, folder):
+            wait = state.exports.acquire(*client.keys())
+            if wait > 0:
+                raise LimitExceeded(f"Too many exports from {client.address}: at most {state.settings.export_burst} "
+                                    f"in a row, then one every {state.settings.export_every_seconds:g} s. Try again in "
+                                    f"{max(wait, 1):.0f} s.")
+            path = write_export(spec, kind, folder)
+            written = True
+            return str(path)
+    except LimitExceeded as exc:
+        raise limits.refusal(exc) from None
+    except (ValueError, RuntimeError) as exc:  # an exporter failure
+        raise gr.Error(f"Export failed: {exc}") from None
+    finally:
+        if not written:
+            state.disk.remove(folder)
+
+
+def export_size_refusal(kind: str, estimate: int, max_onnx_bytes: int | None) -> str:
+    """Why an export is refused before it starts ("" when it is not)."""
+    if kind == "onnx" and max_onnx_bytes is not None and estimate > max_onnx_bytes:
+        from ..server import format_bytes
+
+        return (f"This ONNX file would be about {format_bytes(estimate)}, over this server's limit of "
+                f"{format_bytes(max_onnx_bytes)} (EXPLORER_MAX_ONNX_MB). Export the PyTorch file (.py) instead, or "
+                f"make the ONNX file on your own computer: `python -m explorer export <spec.json> --format onnx`.")
+    return ""
+
+
+def export_info_markdown(current: Spec | None, kind_label: str) -> str:
+    """What Build file will make: its estimated size, the notes for that format, and any limit it hits."""
+    if not current:
+        return "No valid network to export: fix the spec first."
+    from ..export import estimate_export_bytes, export_notes
+    from ..server import format_bytes
+
+    kind = EXPORT_KINDS.get(kind_label, "json") if isinstance(kind_label, str) else "json"
+    try:
+        spec = parse_spec(current)
+        estimate = estimate_export_bytes(spec, kind)
+        notes = export_notes(spec, kind)
+    except (ValueError, RuntimeError) as exc:
+        return f"Cannot export: {_escape_md(str(exc))}"
+    lines = [f"About **{format_bytes(estimate)}**."]
+    refusal = export_size_refusal(kind, estimate, limits.server().settings.max_onnx_bytes)
+    if refusal:
+        lines.append(f"⛔ {refusal}")
+    lines += [f"- {_escape_md(note)}" for note in notes]
+    return "\n\n".join(lines[:2]) + ("\n\n" + "\n".join(lines[2:]) if lines[2:] else "")
+
+
+def _wire_export_info(panel: ExplorePanel, accordion: gr.Accordion, export_kind: gr.Radio,
+                      export_info: gr.Markdown) -> None:
+    """The size and notes next to Build file follow the format and the network while the accordion is open."""
+    fast = dict(concurrency_limit=None, show_progress="hidden", api_visibility="private")
+    export_open = gr.State(False)
+
+    def on_open(current: Spec | None, kind_label: str) -> tuple[bool, str]:
+        return True, export_info_markdown(current, kind_label)
+
+    def on_change(current: Spec | None, kind_label: str, is_open: bool) -> Any:
+        return export_info_markdown(current, kind_label) if is_open else gr.skip()
+
+    accordion.expand(on_open, [panel.current_spec, export_kind], [export_open, export_info], **fast)
+    accordion.collapse(lambda: False, None, [export_open], **fast)
+    export_kind.change(on_open, [panel.current_spec, export_kind], [export_open, export_info], **fast)
+    panel.current_spec.change(on_change, [panel.current_spec, export_kind, export_open], [export_info], **fast)
 
 
 def restore_from_query(panel: ExplorePanel, query: dict[str, str], *, chinese: bool = False) -> dict:

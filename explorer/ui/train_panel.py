@@ -1,21 +1,26 @@
 """The Train tab: pick a dataset and a recipe, start a short run, watch live curves, inspect the results.
 
 Callbacks are thin: widget values -> :class:`TrainConfig` -> :func:`explorer.training.train` -> figures.
-One run per device at a time: the Start handler is a generator in the ``"train"`` concurrency group with a limit
-of 1, so a second user's run waits in the queue and sees its position. Stop cancels the event; cancelling
-closes the generator, whose ``finally`` closes the engine's generator, which frees the run's memory (a closed
-browser tab does the same).
+One run per device at a time, in the app's own queue (:class:`explorer.server.TrainingQueue`): the Start and
+Check handlers are async generators without a Gradio concurrency limit, so each join reaches its handler at once.
+The handler takes a place (or is refused at once: one running and one waiting run per computer and per session),
+awaits its turn while showing its place (a waiting run holds no thread), then streams the run from
+:func:`start_training` in a worker thread. Stop cancels the event; cancelling closes the generators, whose
+``finally`` closes the engine's generator, which frees the run's memory (a closed browser tab does the same).
+A run that does not finish leaves no checkpoint: each run writes into its own folder in Gradio's cache, deleted
+unless the run finished; a finished run's checkpoint goes to its own session only.
 """
 from __future__ import annotations
 
+import asyncio
 import html
-import os
 import tempfile
 from dataclasses import asdict
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
+import anyio.to_thread
 import gradio as gr
 
 from ..charts.training import (confusion_matrix_figure, per_class_accuracy_figure, sample_predictions_figure,
@@ -29,13 +34,17 @@ from ..training.events import DoneEvent, EpochEvent, ErrorEvent, EvalEvent, Star
 from .i18n import tr
 from .zerogpu import gpu_task
 from ..training.recipes import matching_preset, published_recipe_info, short_recipe_info
+from ..server import DiskFull, LimitExceeded, ServerSettings, Ticket
+from . import limits
 
 #: Seconds between live updates of the curves (epoch ends and the final results are always sent).
 UPDATE_SECONDS = 1.0
-#: Checkpoints the app keeps in its folder; older ones are deleted so a long-running server's disk does not fill.
+#: Checkpoints kept in CHECKPOINT_DIR (direct calls of start_training); the app writes per-run folders instead.
 KEEP_CHECKPOINTS = 3
-#: Where the app writes checkpoints (inside the temp folder, which Gradio serves files from).
+#: Where start_training writes checkpoints when it is given no folder (the app gives each run its own).
 CHECKPOINT_DIR = Path(tempfile.gettempdir()) / "cnn-explorer" / "app-checkpoints"
+#: Seconds between checks of a waiting run's place in the queue.
+QUEUE_POLL_SECONDS = 0.25
 _GIB = 2**30
 
 INTRO = """**Train the network from the Explore tab on a small dataset.** The default *short-run recipe* is Adam at
@@ -93,14 +102,15 @@ def build_train_panel(current_spec: gr.State) -> None:
     current_spec.change(describe_network, current_spec, network, **fast)
     short_button.click(apply_short_recipe, [current_spec, dataset, device], recipe_outputs, **fast)
     published_button.click(apply_published_recipe, [current_spec, device], recipe_outputs, **fast)
-    # Timing real steps uses the device: it queues with the training runs.
-    check_button.click(check_run, settings, status, concurrency_limit=1, concurrency_id="train",
-                       api_visibility="private", show_progress="minimal")
+    # Both use the device: they wait in the app's queue (no Gradio limit, so a refusal comes at once).
+    check_event = check_button.click(queued_check, settings, status, concurrency_limit=None,
+                                     concurrency_id="train-gate", api_name="check_run", api_visibility="private",
+                                     show_progress="minimal")
     start_event = start_button.click(
-        gpu_task(start_training, duration=gpu_seconds), settings, [status, curves, results, per_class, confusion, samples, checkpoint],
-        concurrency_limit=1, concurrency_id="train", api_name="train", api_visibility="undocumented",
+        queued_training, settings, [status, curves, results, per_class, confusion, samples, checkpoint],
+        concurrency_limit=None, concurrency_id="train-gate", api_name="train", api_visibility="undocumented",
         show_progress="minimal")
-    stop_button.click(stopped_status, None, status, cancels=[start_event], **fast)
+    stop_button.click(stopped_status, None, status, cancels=[start_event, check_event], **fast)
 
 
 # -- pure helpers (testable without a server) ------------------------------------------------------------------
@@ -143,14 +153,12 @@ def describe_network(spec_dict: Spec | dict | None) -> str:
 
 
 def max_train_seconds() -> float:
-    """The longest one run may train on this server (``EXPLORER_MAX_TRAIN_SECONDS``, default 30 minutes)."""
-    try:
-        return min(max(float(os.environ.get("EXPLORER_MAX_TRAIN_SECONDS", "1800")), 10.0), 7 * 24 * 3600.0)
-    except ValueError:
-        return 1800.0
+    """The longest one run may train on this server (``EXPLORER_MAX_TRAIN_SECONDS``; default 30 minutes, 10 on a
+    shared server)."""
+    return ServerSettings.from_env().max_train_seconds
 
 
-def gpu_seconds(*settings: Any) -> float:
+def gpu_seconds(*settings: Any, **options: Any) -> float:
     """ZeroGPU: the GPU time to ask for, from the requested run (measured on nothing: an upper estimate)."""
     try:
         spec, config = config_from_widgets(*settings)
@@ -165,8 +173,11 @@ def gpu_seconds(*settings: Any) -> float:
 
 def config_from_widgets(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, epochs: float | None,
                         batch_size: float | None, lr: float | None, optimizer: str, precision: str, device: str,
-                        input_size: float | None, train_subset: float | None) -> tuple[Any, TrainConfig]:
+                        input_size: float | None, train_subset: float | None, *,
+                        checkpoint_dir: str | None = None, save_checkpoint: bool = True) -> tuple[Any, TrainConfig]:
     """The spec and config the widgets describe: the recipe's config with the widgets' values on top.
+
+    ``checkpoint_dir`` defaults to :data:`CHECKPOINT_DIR`.
 
     Raises:
         SpecError: no valid spec, or a value out of range (naming the setting).
@@ -181,8 +192,9 @@ def config_from_widgets(spec_dict: Spec | dict | None, recipe_kind: str, dataset
     changes: dict[str, Any] = dict(dataset=dataset, epochs=_whole(epochs, "epochs"),
                                    batch_size=_whole(batch_size, "batch_size"), optimizer=optimizer,
                                    lr=_number(lr, "lr"), precision=precision, device=device,
-                                   checkpoint_dir=str(CHECKPOINT_DIR), log_every=10, log_seconds=UPDATE_SECONDS,
-                                   max_seconds=max_train_seconds())
+                                   checkpoint_dir=str(checkpoint_dir or CHECKPOINT_DIR), log_every=10,
+                                   log_seconds=UPDATE_SECONDS, max_seconds=max_train_seconds(),
+                                   save_checkpoint=save_checkpoint)
     if input_size:
         changes["input_size"] = _whole(input_size, "input_size")
     if train_subset:
@@ -237,13 +249,16 @@ def check_run(*settings: Any) -> str:
     return ("✅ " if estimate.fits else "⛔ ") + estimate.message
 
 
-def start_training(*settings: Any) -> Iterator[tuple[Any, ...]]:
-    """The Start button: stream (status, curves, results, per-class, confusion, samples, checkpoint) updates.
+def start_training(*settings: Any, checkpoint_dir: str | None = None,
+                   save_checkpoint: bool = True) -> Iterator[tuple[Any, ...]]:
+    """One run: stream (status, curves, results, per-class, confusion, samples, checkpoint) updates.
 
     Refuses (gr.Error) when there is no valid spec, a setting is out of range, or the run would not fit in memory.
+    The app calls it through :func:`queued_training`, which holds the device and gives it a folder of its own.
     """
     try:
-        spec, config = config_from_widgets(*settings)
+        spec, config = config_from_widgets(*settings, checkpoint_dir=checkpoint_dir,
+                                           save_checkpoint=save_checkpoint)
         estimate = estimate_run(spec, config, measure=False)
     except SpecError as exc:
         raise gr.Error(str(exc)) from None
@@ -266,7 +281,8 @@ def start_training(*settings: Any) -> Iterator[tuple[Any, ...]]:
                 yield (start_status(event), skip, skip, skip, skip, skip, skip)
                 continue
             if isinstance(event, DoneEvent):
-                _prune_checkpoints(CHECKPOINT_DIR, KEEP_CHECKPOINTS)
+                if checkpoint_dir is None:
+                    _prune_checkpoints(CHECKPOINT_DIR, KEEP_CHECKPOINTS)
                 yield (done_status(event), curves_figure(history, started_at, gpu_started),
                        results_markdown(event), per_class_accuracy_figure(event.per_class_accuracy, event.classes),
                        confusion_matrix_figure(event.confusion_matrix, event.classes),
@@ -283,6 +299,159 @@ def start_training(*settings: Any) -> Iterator[tuple[Any, ...]]:
                        skip, skip, skip)
     finally:
         events.close()  # Stop, a closed tab or an error: the engine's finally frees the run's memory
+
+
+# -- the app's handlers: limits and the queue ------------------------------------------------------------------
+#: What a run that never started leaves in each output but the status.
+_NO_CHANGE = 6
+
+
+async def queued_training(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, epochs: float | None,
+                          batch_size: float | None, lr: float | None, optimizer: str, precision: str, device: str,
+                          input_size: float | None, train_subset: float | None,
+                          request: gr.Request = None) -> AsyncIterator[tuple[Any, ...]]:
+    """The Start button (and the ``/train`` endpoint): limits, a place in the queue, then :func:`start_training`.
+
+    Every check happens here, whoever calls: bad settings and a client over its places are refused at once
+    (gr.Error); a waiting run shows its place; the teacher can stop it or clear it from the queue. The run
+    writes into a folder of its own, deleted unless the run finished.
+    """
+    settings = (spec_dict, recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, device, input_size,
+                train_subset)
+    state = limits.server()
+    try:
+        spec, _ = config_from_widgets(*settings)
+        ticket = state.train_queue.join(limits.client_of(request), kind="train", network=network_label(spec))
+    except SpecError as exc:
+        raise gr.Error(str(exc)) from None
+    except LimitExceeded as exc:
+        raise limits.refusal(exc) from None
+    skip = gr.skip()
+    folder: Path | None = None
+    updates = None
+    finished = False
+    try:
+        async for waiting in _wait_for_turn(ticket):
+            yield (waiting, *([skip] * _NO_CHANGE))
+        if ticket.removed:
+            yield (REMOVED_MESSAGE, *([skip] * _NO_CHANGE))
+            return
+        folder = state.disk.new_folder("checkpoints")
+        note = ""
+        with _checkpoint_room(spec, folder) as room:
+            if not room:
+                note = " The checkpoint will not be saved: the server's space for downloads is full."
+            updates = gpu_task(start_training, duration=gpu_seconds)(*settings, checkpoint_dir=str(folder),
+                                                                     save_checkpoint=room)
+            while True:
+                update = await anyio.to_thread.run_sync(_next_or_none, updates)
+                if update is None:
+                    break
+                done = isinstance(update[2], str) and bool(update[2])  # only the final update has results
+                if note and isinstance(update[0], str):
+                    update = (update[0] + note, *update[1:])
+                yield update
+                finished = finished or done
+                if ticket.stop_requested:
+                    yield (TEACHER_STOP_MESSAGE, *([skip] * _NO_CHANGE))
+                    break
+    finally:
+        if updates is not None:
+            await _close(updates)  # frees the run's memory before the next run may start
+        state.train_queue.leave(ticket)
+        if folder is not None and not finished:
+            state.disk.remove(folder)  # a cancelled, failed or stopped run leaves no checkpoint
+
+
+async def queued_check(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, epochs: float | None,
+                       batch_size: float | None, lr: float | None, optimizer: str, precision: str, device: str,
+                       input_size: float | None, train_subset: float | None,
+                       request: gr.Request = None) -> AsyncIterator[str]:
+    """The Check button: times real steps on the device, so it takes a place in the same queue as the runs."""
+    settings = (spec_dict, recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, device, input_size,
+                train_subset)
+    state = limits.server()
+    try:
+        spec, _ = config_from_widgets(*settings)
+        ticket = state.train_queue.join(limits.client_of(request), kind="check", network=network_label(spec))
+    except SpecError as exc:
+        raise gr.Error(str(exc)) from None
+    except LimitExceeded as exc:
+        raise limits.refusal(exc) from None
+    try:
+        async for waiting in _wait_for_turn(ticket):
+            yield waiting
+        if ticket.removed:
+            yield REMOVED_MESSAGE
+            return
+        yield await anyio.to_thread.run_sync(lambda: check_run(*settings))
+    finally:
+        state.train_queue.leave(ticket)
+
+
+REMOVED_MESSAGE = "Removed from the queue by the teacher: nothing was trained. Press Start to queue again."
+TEACHER_STOP_MESSAGE = ("Stopped by the teacher: the run was ended and its memory released; no checkpoint was "
+                        "kept.")
+
+
+def network_label(spec: Spec) -> str:
+    """What a run trains, in a few words (the Teacher tab's queue)."""
+    preset = matching_preset(spec)
+    return f"{spec.family_label} ({preset or 'edited'}, {spec.planned_params():,} parameters)"
+
+
+async def _wait_for_turn(ticket: Ticket) -> AsyncIterator[str]:
+    """Await the device without holding a thread; yield the place in the queue whenever it changes."""
+    queue = limits.server().train_queue
+    shown = None
+    while not ticket.removed and not queue.try_start(ticket):
+        ahead = queue.ahead(ticket)
+        text = (f"Waiting for the device: {ahead} run{'s' if ahead != 1 else ''} ahead of yours "
+                f"(one runs at a time on this server). Stop leaves the queue.")
+        if text != shown:
+            shown = text
+            yield text
+        await asyncio.sleep(QUEUE_POLL_SECONDS)
+
+
+class _checkpoint_room:  # noqa: N801 - used as a context manager
+    """Reserve the disk for a run's checkpoint; ``as`` gives whether there is room (a full disk still trains)."""
+
+    def __init__(self, spec: Spec, folder: Path) -> None:
+        self.spec, self.folder, self._reservation = spec, folder, None
+
+    def __enter__(self) -> bool:
+        from ..export import estimate_export_bytes
+
+        try:
+            needed = int(estimate_export_bytes(self.spec, "checkpoint") * 1.1) + 100_000
+            self._reservation = limits.server().disk.reserve(needed, self.folder)
+            self._reservation.__enter__()
+            return True
+        except DiskFull:
+            self._reservation = None
+            return False
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._reservation is not None:
+            self._reservation.__exit__(*exc_info)
+
+
+def _next_or_none(iterator: Iterator[Any]) -> Any:
+    return next(iterator, None)
+
+
+async def _close(iterator: Iterator[Any]) -> None:
+    """Close a generator that may still be finishing a step in a worker thread (a cancel does not wait)."""
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            iterator.close()  # type: ignore[attr-defined]
+            return
+        except ValueError as exc:  # "generator already executing"
+            if "already executing" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
 
 
 def stopped_status() -> str:
