@@ -187,7 +187,8 @@ def test_train_tab_records_the_finished_run_for_its_session(tmp_path: Path) -> N
 def test_d2l_comparison_trains_each_network_through_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     limits.configure({"EXPLORER_DISK_CAP_MB": "2048"})
     monkeypatch.setattr(runs_panel, "comparison_settings",
-                        lambda name, dataset, epochs, examples, device="auto": tuple(_settings(epochs=epochs)))
+                        lambda name, dataset, epochs, examples, lr=None, device="auto":
+                        tuple(_settings(epochs=epochs)))
     updates = asyncio.run(_drain(runs_panel.train_comparison([], ["d2l_nin", "d2l_alexnet"], "shapes", 1, 128,
                                                              _request("session-c"))))
     statuses = [update["status"] for update in updates if "status" in update]
@@ -200,5 +201,7 @@ def test_d2l_comparison_trains_each_network_through_the_queue(monkeypatch: pytes
 
 def test_comparison_settings_use_the_short_recipe() -> None:
     settings = runs_panel.comparison_settings("d2l_nin", "shapes", 2, 1000, device="cpu")
-    assert settings[1:4] == ("short", "shapes", 2) and settings[5] == 1e-3 and settings[-1] == 1000
+    assert settings[1:4] == ("short", "shapes", 2) and settings[5] == runs_panel.COMPARISON_LR
+    assert settings[6] == "adam" and settings[-1] == 1000
+    assert runs_panel.comparison_settings("d2l_nin", "shapes", 2, 0, 3e-4)[5] == 3e-4
     assert settings[0] == load_preset("d2l_nin")

@@ -116,10 +116,10 @@ ZH: dict[str, str] = {
     "Download the picked runs": "下载所选训练记录", "Run file": "训练记录文件", "Load runs (.json or .zip)":
         "载入训练记录（.json 或 .zip）",
     "d2l's comparison: train the four families one after another": "d2l 的对比：依次训练四个网络家族",
-    "Each network gets the short-run recipe (Adam, lr 0.001, batch 128) on the same data for the same epochs, one "
-    "after another in the training queue; then they appear here side by side.":
-        "每个网络都使用短时训练配方（Adam，学习率 0.001，批量 128），在相同数据上训练相同轮数，在训练队列中依次进行；"
-        "完成后在这里并排显示。",
+    "Each network gets the same recipe (Adam, batch 128, one learning rate: 0.001 makes AlexNet diverge) on the same "
+    "data for the same epochs, one after another in the training queue; then they appear here side by side.":
+        "每个网络使用相同的配方（Adam，批量 128，同一个学习率：0.001 会让 AlexNet 发散），在相同数据上训练相同轮数，"
+        "在训练队列中依次进行；完成后在这里并排显示。",
     "Networks": "网络", "Train them one after another": "依次训练它们",
     "**Every run this browser session finished**, side by side. Pick two or more to overlay their test accuracy by "
     "epoch and by wall time and to see what differs. Download runs to show them again later (a run file holds the "

@@ -30,6 +30,9 @@ from .i18n import tr
 #: d2l's four families in their small variants (each trains on ``shapes`` in minutes on a CPU, seconds on a GPU).
 D2L_PRESETS = ("d2l_alexnet", "d2l_vgg11_small", "d2l_nin", "d2l_googlenet")
 COMPARISON_CHOICES = (*D2L_PRESETS, "d2l_resnet18")
+#: One learning rate for every network: Adam at the short recipe's 1e-3 makes d2l's AlexNet (no batch norm,
+#: 4096-wide dropout layers) diverge on ``shapes`` within a few steps; 1e-4 trains all four.
+COMPARISON_LR = 1e-4
 #: Runs kept per session (the oldest are dropped).
 MAX_RUNS = 40
 HEADERS = ["#", *runs.TABLE_HEADERS]
@@ -58,7 +61,7 @@ def chosen(records: Sequence[RunRecord], picked: Sequence[Any] | None) -> list[R
 
 def curves_figure(records: Sequence[RunRecord]) -> go.Figure:
     """Test accuracy by epoch (left) and by wall time (right), one colour per run."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Test accuracy by epoch", "Test accuracy by wall time"),
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("by epoch", "by wall time"),
                            horizontal_spacing=0.1)
     for number, record in enumerate(records):
         curves = record.curves
@@ -112,14 +115,15 @@ def add_runs(records: Sequence[RunRecord], new: Sequence[RunRecord]) -> list[Run
     return merged[-MAX_RUNS:]
 
 
-def comparison_settings(preset: str, dataset: str, epochs: Any, train_subset: Any,
+def comparison_settings(preset: str, dataset: str, epochs: Any, train_subset: Any, lr: Any = None,
                         device: str = "auto") -> tuple[Any, ...]:
-    """The Train tab's widget values for one network of the comparison: its short-run recipe (Adam, lr 1e-3,
-    batch 128; the input size the recipe picks for the network and the device) with the same epochs and data."""
+    """The Train tab's widget values for one network of the comparison: its short-run recipe (Adam, batch 128;
+    the input size the recipe picks for the network and the device) with the same epochs, data and learning
+    rate (default :data:`COMPARISON_LR`)."""
     spec = load_preset(preset)
     config = short_recipe_info(spec, dataset=dataset, device=device).config
-    return (spec, "short", dataset, epochs, config.batch_size, config.lr, config.optimizer, config.precision,
-            device, 0, train_subset or 0)
+    return (spec, "short", dataset, epochs, config.batch_size, COMPARISON_LR if lr is None else lr,
+            config.optimizer, config.precision, device, 0, train_subset or 0)
 
 
 # -- the tab -------------------------------------------------------------------------------------------------------
@@ -143,8 +147,9 @@ def build_runs_panel(train_event: Any | None = None) -> dict[str, Any]:
                          height=80, elem_id="runs-upload")
     c["message"] = gr.Markdown(elem_id="runs-message")
     with gr.Accordion(tr("d2l's comparison: train the four families one after another"), open=True):
-        gr.Markdown(tr("Each network gets the short-run recipe (Adam, lr 0.001, batch 128) on the same data for the "
-                       "same epochs, one after another in the training queue; then they appear here side by side."))
+        gr.Markdown(tr("Each network gets the same recipe (Adam, batch 128, one learning rate: 0.001 makes AlexNet "
+                       "diverge) on the same data for the same epochs, one after another in the training queue; "
+                       "then they appear here side by side."))
         with gr.Row():
             presets = gr.CheckboxGroup(choices=list(COMPARISON_CHOICES), value=list(D2L_PRESETS),
                                        label=tr("Networks"), elem_id="runs-presets")
@@ -152,6 +157,7 @@ def build_runs_panel(train_event: Any | None = None) -> dict[str, Any]:
             epochs = gr.Number(value=2, label=tr("Epochs"), precision=0, minimum=1, maximum=20)
             subset = gr.Number(value=4000, label=tr("Training examples (0 = all)"), precision=0, minimum=0,
                                maximum=1_000_000)
+            lr = gr.Number(value=COMPARISON_LR, label=tr("Learning rate"), minimum=0.0, maximum=1.0)
         with gr.Row():
             start = gr.Button(tr("Train them one after another"), variant="primary", elem_id="runs-start")
             stop = gr.Button(tr("Stop"), variant="stop", elem_id="runs-stop")
@@ -201,11 +207,12 @@ def build_runs_panel(train_event: Any | None = None) -> dict[str, Any]:
     download.click(save, [c["runs"], c["pick"]], [c["file"], c["message"]], **fast)
 
     async def compare(records: list[RunRecord], names: list[str], dataset_name: str, epoch_count: Any,
-                      examples: Any, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
-        async for update in train_comparison(records, names, dataset_name, epoch_count, examples, request):
+                      examples: Any, rate: Any, request: gr.Request) -> AsyncIterator[dict[Any, Any]]:
+        async for update in train_comparison(records, names, dataset_name, epoch_count, examples, request,
+                                             lr=rate):
             yield {c[name]: value for name, value in update.items()}
 
-    event = start.click(compare, [c["runs"], presets, dataset, epochs, subset],
+    event = start.click(compare, [c["runs"], presets, dataset, epochs, subset, lr],
                         [c["runs"], c["status"], c["live"], *shown], concurrency_limit=None,
                         concurrency_id="train-gate", api_visibility="private", show_progress="minimal")
     stop.click(lambda: "Stopped: the run in progress was cancelled; the finished ones are listed above.", None,
@@ -214,7 +221,8 @@ def build_runs_panel(train_event: Any | None = None) -> dict[str, Any]:
 
 
 async def train_comparison(records: list[RunRecord], names: Sequence[str], dataset: str, epochs: Any,
-                           examples: Any, request: gr.Request | None) -> AsyncIterator[dict[str, Any]]:
+                           examples: Any, request: gr.Request | None, *, lr: Any = None
+                           ) -> AsyncIterator[dict[str, Any]]:
     """Train each preset in turn through the Train tab's queued handler; yield status, live curves and, after
     each run, the runs list and the comparison."""
     names = [name for name in COMPARISON_CHOICES if name in (names or [])]
@@ -224,7 +232,7 @@ async def train_comparison(records: list[RunRecord], names: Sequence[str], datas
     records = list(records or [])
     finished: list[int] = []
     for number, name in enumerate(names, 1):
-        settings = comparison_settings(name, dataset, epochs, examples)
+        settings = comparison_settings(name, dataset, epochs, examples, lr)
         prefix = f"**Run {number} of {len(names)}: {name}.** "
         handler = train_panel.queued_training(*settings, request=request)
         try:
