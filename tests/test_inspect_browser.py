@@ -181,3 +181,37 @@ def test_train_then_inspect_and_compare_runs(browser, app_url: str) -> None:
         raise
     finally:
         context.close()
+
+
+def test_d2l_comparison_button_trains_and_compares(browser, app_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The button trains the picked networks one after another and shows them side by side (tiny stand-ins for
+    the presets, so the test takes seconds; the app runs in this process)."""
+    from explorer.ui import runs_panel
+
+    tiny = load_preset("d2l_vgg11_small").replace(input_size=32, ratio=16, hidden_sizes=(32,), dropout=0.0)
+
+    def settings(name, dataset, epochs, examples, lr=None, device="auto"):  # noqa: ANN001, ANN202
+        return (tiny, "short", dataset, epochs, 64, 1e-3, "adam", "fp32", "cpu", 32, 128)
+
+    monkeypatch.setattr(runs_panel, "comparison_settings", settings)
+    context = browser.new_context(viewport={"width": 1440, "height": 1400})
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        expect(page.locator("#headline")).to_contain_text("138,357,544", timeout=30_000)
+        _open_tab(page, "Runs")
+        for name in ("d2l_vgg11_small", "d2l_googlenet"):  # leave two of the four picked
+            page.locator("#runs-presets label", has_text=name).click()
+        _fill_number(page, "Epochs", "1")
+        page.locator("#runs-start").click()
+        expect(page.locator("#runs-status")).to_contain_text("Done: 2 of 2", timeout=120_000)
+        expect(page.locator("#runs-count")).to_contain_text("2 runs in this session")
+        expect(page.locator("#runs-differences")).to_contain_text("test accuracy")
+        expect(page.locator("#runs-table")).to_contain_text("VGG (edited)")
+        assert page.locator("#runs-curves .js-plotly-plot .scatterlayer .trace").count() == 4
+    except Exception:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "comparison-failed.png"), full_page=True)
+        raise
+    finally:
+        context.close()
