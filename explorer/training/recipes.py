@@ -41,6 +41,18 @@ D2L_RECIPES: dict[str, tuple[float, int, float | None]] = {
 #: Batch sizes where a section departs from train_ch6's usual 128.
 D2L_BATCH_SIZES: dict[str, int] = {"resnet": 256}
 _D2L_SECTIONS = {"alexnet": "8.1", "vgg": "8.2", "nin": "8.3", "googlenet": "8.4", "resnet": "8.6"}
+#: The short recipe's Adam rate, and the lower one for networks whose widest linear layer takes more inputs than
+#: WIDE_FAN_IN. Measured on shapes at 32 px (benchmarks/recipes.py): torchvision's VGG-16 (fc1 takes 25,088
+#: inputs) went from loss 3.7 to 104 at step 2 at lr 1e-3, stayed at chance with a 50-step warm-up, and reached
+#: 0.40 test accuracy after 60 steps at 1e-4; VGG-11 (the same fc1) was at chance (0.11) after 40 steps of 1e-3
+#: with warm-up; d2l's small VGG-11 (fc1 takes 6,272) learns at 1e-3. Adam moves every weight by about lr per step,
+#: so a layer's output moves by about lr x fan-in: the wide first FC layer is what blows up.
+SHORT_LR = 1e-3
+WIDE_LR = 1e-4
+WIDE_FAN_IN = 8192
+#: Linear warm-up steps and the gradient-norm clip of the short recipe (a guard against the first, largest steps).
+SHORT_WARMUP_STEPS = 10
+SHORT_GRAD_CLIP = 1.0
 #: Input sizes tried, smallest first, when a short run on a CPU shrinks the input.
 CPU_INPUT_SIZES = (32, 48, 64, 96, 128, 160, 224)
 
@@ -107,10 +119,19 @@ def short_recipe_info(spec: ArchSpec | Mapping[str, Any] | str | None = None, *,
                                         else get_preset(spec).spec)
     if parsed is not None and _runs_on_cpu(device):
         input_size = smallest_input_size(parsed)
-    config = TrainConfig(dataset=dataset, epochs=2, batch_size=128, optimizer="adam", lr=1e-3, input_size=input_size,
-                         precision="auto", channels_last=True, init="kaiming", device=device)
+    lr = SHORT_LR
+    fan_in = None if parsed is None else widest_linear_fan_in(parsed.replace(input_size=input_size)
+                                                              if input_size else parsed)
+    if fan_in is not None and fan_in > WIDE_FAN_IN:
+        lr = WIDE_LR
+    config = TrainConfig(dataset=dataset, epochs=2, batch_size=128, optimizer="adam", lr=lr, input_size=input_size,
+                         precision="auto", channels_last=True, init="kaiming", device=device,
+                         warmup_steps=SHORT_WARMUP_STEPS, grad_clip=SHORT_GRAD_CLIP)
     size_note = f", input resized to {input_size}" if input_size else ""
-    summary = (f"Short-run recipe: Adam lr 1e-3, batch 128, 2 epochs, He (Kaiming) init{size_note}, bf16 autocast "
+    wide_note = (f" (not 1e-3: its widest linear layer takes {fan_in:,} inputs, and 1e-3 blows up there)"
+                 if lr != SHORT_LR else "")
+    summary = (f"Short-run recipe: Adam lr {lr:g}{wide_note} with a {SHORT_WARMUP_STEPS}-step warm-up and gradients "
+               f"clipped to norm {SHORT_GRAD_CLIP:g}, batch 128, 2 epochs, He (Kaiming) init{size_note}, bf16 autocast "
                f"where the hardware supports it. Not the published recipe (plain SGD, Xavier init), which needs "
                f"~10 epochs to leave chance level.")
     source = ("measured on a 2-core CPU: d2l's small VGG-11 on 1,500 images sat at chance for 540 steps of plain "
@@ -168,6 +189,19 @@ def config_from_choices(spec: ArchSpec | Mapping[str, Any] | str, *, recipe: str
     """:func:`recipe_from_choices`'s config: what ``python -m explorer train``, the Train tab and
     ``train(spec, config_from_choices(spec, ...))`` run for the same choices."""
     return recipe_from_choices(spec, recipe=recipe, dataset=dataset, device=device, **overrides).config
+
+
+def widest_linear_fan_in(spec: ArchSpec) -> int | None:
+    """The most inputs any linear layer of the network takes (None without linear layers); built on the meta
+    device, so no memory is used."""
+    import torch
+
+    from ..models import build_model
+
+    with torch.device("meta"):
+        model = build_model(spec)
+    fan_ins = [module.in_features for module in model.modules() if isinstance(module, torch.nn.Linear)]
+    return max(fan_ins) if fan_ins else None
 
 
 def smallest_input_size(spec: ArchSpec, candidates: tuple[int, ...] = CPU_INPUT_SIZES) -> int | None:
