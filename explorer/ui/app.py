@@ -18,6 +18,8 @@ from .admin_panel import build_admin_panel
 from .i18n import build_i18n, tr, wants_chinese
 from .explore import DEFAULT_PRESET, build_explore_panel, compare_view, load_outputs, restore_from_query
 from .gpu_panel import build_gpu_panel
+from .inspect_panel import build_inspect_panel, max_file_size
+from .runs_panel import build_runs_panel
 from .lessons_panel import build_lessons_panel
 from .train_panel import build_train_panel
 
@@ -36,8 +38,6 @@ CSS = """
 .share-hint {font-size: 0.85em; color: var(--body-text-color-subdued);}
 """
 CSS += DIAGRAM_CSS
-#: Largest upload accepted (the app takes no file uploads; Gradio's upload route exists regardless).
-MAX_FILE_SIZE = "1mb"
 
 
 def analyze_api(spec: str) -> dict:
@@ -78,7 +78,11 @@ def build_app() -> gr.Blocks:
                 compare_md = gr.Markdown(elem_id="compare-table")
                 compare_plot = gr.Plot(label=tr("Parameters per block"))
             with gr.Tab(tr("Train"), id="train"):
-                build_train_panel(panel.current_spec)
+                train = build_train_panel(panel.current_spec)
+            with gr.Tab(tr("Inspect"), id="inspect"):
+                build_inspect_panel(train.checkpoint)
+            with gr.Tab(tr("Runs"), id="runs"):
+                build_runs_panel(train.start_event)
             with gr.Tab(tr("Lessons"), id="lessons"):
                 build_lessons_panel(panel)
             with gr.Tab(tr("API"), id="api"):
@@ -110,7 +114,7 @@ def build_app() -> gr.Blocks:
 
 def launch_options() -> dict[str, Any]:
     """Settings for launch(), shared by app.py and the tests. Host and port come from GRADIO_SERVER_NAME/PORT."""
-    return dict(css=CSS, max_file_size=MAX_FILE_SIZE, enable_monitoring=False, show_error=False,
+    return dict(css=CSS, max_file_size=max_file_size(), enable_monitoring=False, show_error=False,
                 footer_links=["api", "gradio"], i18n=build_i18n())
 
 

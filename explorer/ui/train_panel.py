@@ -18,11 +18,12 @@ import tempfile
 from dataclasses import asdict
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator, NamedTuple
 
 import anyio.to_thread
 import gradio as gr
 
+from .. import runs
 from ..charts.training import (confusion_matrix_figure, per_class_accuracy_figure, sample_predictions_figure,
                                training_curves_figure)
 from ..specs import Spec, SpecError, parse_spec
@@ -54,7 +55,14 @@ but sits near chance for the first hundreds of steps. `shapes` is a built-in dat
 that needs no download."""
 
 
-def build_train_panel(current_spec: gr.State) -> None:
+class TrainPanel(NamedTuple):
+    """What other tabs use: the finished run's checkpoint (Inspect) and the Start event (Runs)."""
+
+    checkpoint: gr.File
+    start_event: Any
+
+
+def build_train_panel(current_spec: gr.State) -> TrainPanel:
     """Build the Train tab's contents inside the caller's ``gr.Blocks``.
 
     Args:
@@ -111,6 +119,7 @@ def build_train_panel(current_spec: gr.State) -> None:
         concurrency_limit=None, concurrency_id="train-gate", api_name="train", api_visibility="undocumented",
         show_progress="minimal")
     stop_button.click(stopped_status, None, status, cancels=[start_event, check_event], **fast)
+    return TrainPanel(checkpoint, start_event)
 
 
 # -- pure helpers (testable without a server) ------------------------------------------------------------------
@@ -283,6 +292,8 @@ def start_training(*settings: Any, checkpoint_dir: str | None = None,
             if isinstance(event, DoneEvent):
                 if checkpoint_dir is None:
                     _prune_checkpoints(CHECKPOINT_DIR, KEEP_CHECKPOINTS)
+                else:
+                    _save_run_record(spec, config, start, history, event, checkpoint_dir)
                 yield (done_status(event), curves_figure(history, started_at, gpu_started),
                        results_markdown(event), per_class_accuracy_figure(event.per_class_accuracy, event.classes),
                        confusion_matrix_figure(event.confusion_matrix, event.classes),
@@ -359,6 +370,8 @@ async def queued_training(spec_dict: Spec | dict | None, recipe_kind: str, datas
         if updates is not None:
             await _close(updates)  # frees the run's memory before the next run may start
         state.train_queue.leave(ticket)
+        if folder is not None and finished:  # the Runs tab lists it
+            runs.FINISHED.add_folder(getattr(request, "session_hash", None), folder)
         if folder is not None and not finished:
             state.disk.remove(folder)  # a cancelled, failed or stopped run leaves no checkpoint
 
@@ -543,6 +556,16 @@ def _gpu_trace(seconds: float) -> dict[str, Any] | None:
         return gpu_trace_series(history) if history else None
     except Exception:  # noqa: BLE001
         return None
+
+
+def _save_run_record(spec: Spec, config: TrainConfig, start: StartEvent | None, history: list[dict[str, Any]],
+                     done: DoneEvent, folder: str) -> None:
+    """The run's record (metadata and curves, :mod:`explorer.runs`) as ``run.json`` beside its checkpoint."""
+    try:
+        runs.save_run(runs.RunRecord.from_events(spec, config, start, history, done, preset=matching_preset(spec)),
+                      folder)
+    except (OSError, ValueError):  # a full disk must not fail a finished run
+        pass
 
 
 def _prune_checkpoints(folder: Path, keep: int) -> None:
