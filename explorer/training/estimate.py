@@ -123,6 +123,8 @@ def _time_steps(spec: ArchSpec, config: TrainConfig, device: torch.device, preci
             with autocast(device, precision):
                 loss, _, _ = forward_loss(model, batch, labels, config.aux_weight)
             loss.backward()
+            if config.grad_clip is not None:  # as the engine does: one more pass over the gradients
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             float(loss.detach())  # wait for the device
