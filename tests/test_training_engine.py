@@ -51,7 +51,8 @@ FAMILY_RUNS = [
     pytest.param("d2l_vgg11_small", 32, {}, dict(init="kaiming"), id="vgg"),
     pytest.param("d2l_nin", 96, {"dropout": 0.0}, dict(init="kaiming"), id="nin"),
     pytest.param("d2l_googlenet", 32, {"aux_logits": True}, dict(train_subset=64, epochs=3), id="googlenet-aux"),
-    pytest.param("d2l_alexnet", 96, {}, dict(init="kaiming"), id="alexnet"),
+    # Adam at 1e-3 without warm-up blows d2l's AlexNet up (loss 30.9 at step 2): the short recipe's guards.
+    pytest.param("d2l_alexnet", 96, {}, dict(init="kaiming", warmup_steps=10, grad_clip=1.0), id="alexnet"),
 ]
 
 

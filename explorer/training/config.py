@@ -39,9 +39,11 @@ def normalize_dataset_name(name: Any) -> str:
 class TrainConfig:
     """One training run's settings. Every field is checked on construction (SpecError names the field).
 
-    The defaults are a short run that learns: Adam at lr 1e-3 for 2 epochs with He initialisation (plain SGD at
-    d2l's learning rates stays at chance for hundreds of steps on small data; see ``short_recipe`` and
-    ``published_recipe``).
+    Build one from a user's choices with :func:`explorer.training.recipes.config_from_choices` (the CLI, the Train
+    tab and ``train(spec)`` all do), which starts from the recipe for the network: the short recipe adds a
+    learning-rate warm-up, gradient clipping, a lower rate for very wide classifiers and the device's input size
+    and precision to these bare defaults (Adam at lr 1e-3 for 2 epochs with He initialisation; plain SGD at d2l's
+    learning rates stays at chance for hundreds of steps on small data).
     """
 
     dataset: str = "fashion-mnist"  # one of DATASET_NAMES

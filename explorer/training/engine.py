@@ -105,7 +105,8 @@ def train(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig | None =
     Args:
         spec: a spec, or anything :func:`explorer.parse_spec` accepts. Its ``num_classes`` is adapted to the
             dataset and ``config.input_size`` (if set) replaces its input size; the StartEvent says so.
-        config: the run's settings (default: :class:`TrainConfig`'s short-run defaults).
+        config: the run's settings (default: ``config_from_choices(spec)``, the short recipe for this network,
+            which is what ``python -m explorer train SPEC`` and the Train tab's defaults run).
         hooks: optional callbacks (see :class:`RunHooks`).
         check_memory: before loading anything, compare the estimated memory with what the device has free and
             refuse a run that won't fit (an ``error`` event, kind ``config``, field ``batch_size``). Only tests
@@ -115,7 +116,15 @@ def train(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig | None =
         ``start``, then ``step`` events, an ``eval`` and an ``epoch`` after each epoch, and ``done``; or an
         ``error`` as the last event.
     """
-    run = _Run(spec, config or TrainConfig(), hooks or RunHooks(), check_memory=check_memory)
+    if config is None:  # the short recipe for this network, as ``python -m explorer train SPEC`` runs it
+        from .recipes import config_from_choices
+
+        try:
+            config = config_from_choices(parse_spec(spec))
+        except SpecError as exc:
+            yield ErrorEvent(message=str(exc), kind="config", field=exc.field, step=0, elapsed_s=0.0)
+            return
+    run = _Run(spec, config, hooks or RunHooks(), check_memory=check_memory)
     error: ErrorEvent | None = None
     try:
         yield from run.events()

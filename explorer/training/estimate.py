@@ -57,7 +57,10 @@ def estimate_run(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig |
     Raises:
         SpecError: for an invalid spec, a spec the dataset cannot feed, or a device that does not exist.
     """
-    config = config or TrainConfig()
+    if config is None:  # what train(spec) runs: the short recipe for this network
+        from .recipes import config_from_choices
+
+        config = config_from_choices(parse_spec(spec))
     spec, _notes = adapt_spec(parse_spec(spec), config)
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
