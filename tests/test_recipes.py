@@ -103,3 +103,30 @@ def test_short_recipe_lowers_the_rate_for_a_wide_classifier() -> None:
     assert "25,088 inputs" in short_recipe_info("vgg16", dataset="shapes", device="cpu").summary
     assert short_recipe("d2l_vgg11_small", dataset="shapes", device="cpu").lr == 1e-3  # fc1 takes 6,272
     assert short_recipe("resnet18", dataset="shapes", device="cpu").lr == 1e-3
+
+
+def test_a_run_resumed_in_other_threads_between_random_draws_gives_the_same_numbers() -> None:
+    """The Train tab resumes the run's generator in worker threads, and other code may draw from PyTorch's global
+    random numbers between two steps; dropout (d2l's VGG has 0.5) must still see the run's own stream."""
+    import threading
+
+    import torch
+
+    spec = load_preset("d2l_vgg11_small")
+    config = config_from_choices(spec, recipe="short", save_checkpoint=False, log_every=1, **TINY)
+    plain = [event for event in train(spec, config) if isinstance(event, DoneEvent)][0]
+
+    events = train(spec, config)
+    results: list[Any] = []
+
+    def resume() -> None:
+        results.append(next(events, None))
+
+    while not results or results[-1] is not None:
+        torch.rand(1000)  # another tab, another request: draws from the global generator between steps
+        worker = threading.Thread(target=resume)
+        worker.start()
+        worker.join()
+    hopped = [event for event in results if isinstance(event, DoneEvent)][0]
+    assert (hopped.test_acc, hopped.test_loss, hopped.train_loss) == (plain.test_acc, plain.test_loss,
+                                                                      plain.train_loss)
