@@ -90,3 +90,10 @@ def test_two_process_ddp_on_gloo(tmp_path: Path) -> None:
     assert done["event"] == "done" and done["steps"] == 3
     assert sum(map(sum, done["confusion_matrix"])) == 50  # evaluation all-reduced over both shards
     assert len(list(tmp_path.glob("*.pt"))) == 1  # only rank 0 saves
+
+
+def test_warm_up_and_clipping_flags_override_the_recipe() -> None:
+    _, recipe_config, _ = parse("vgg16", "--dataset", "shapes", "--device", "cpu")
+    assert (recipe_config.lr, recipe_config.warmup_steps, recipe_config.grad_clip) == (1e-4, 10, 1.0)
+    _, config, _ = parse("vgg16", "--dataset", "shapes", "--device", "cpu", "--warmup-steps", "0", "--grad-clip", "5")
+    assert (config.warmup_steps, config.grad_clip) == (0, 5.0)

@@ -30,6 +30,7 @@ _OVERRIDES = {
     "test_subset": "test_subset", "checkpoint_dir": "checkpoint_dir", "init": "init", "augment": "augment",
     "compile": "compile", "tta_flip": "tta_flip", "weight_decay": "weight_decay", "log_every": "log_every",
     "download": "download", "save_checkpoint": "save_checkpoint",
+    "warmup_steps": "warmup_steps", "grad_clip": "grad_clip",
 }
 
 
@@ -54,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--weight-decay", type=float, default=None)
+    parser.add_argument("--warmup-steps", type=int, default=None,
+                        help="linear learning-rate warm-up over this many steps (0: none)")
+    parser.add_argument("--grad-clip", type=float, default=None, help="clip the gradients' total norm to this")
     parser.add_argument("--input-size", type=int, default=None, help="resize images to this (default: the recipe's)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
     parser.add_argument("--precision", choices=PRECISIONS, default=None)
@@ -115,7 +119,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def describe_config(config: TrainConfig) -> str:
     """The settings that shape a run, in one line."""
     size = f", input {config.input_size}" if config.input_size else ""
-    return (f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, {config.epochs} epoch(s), "
+    guards = (f"{f', warm-up {config.warmup_steps} steps' if config.warmup_steps else ''}"
+              f"{f', gradients clipped to norm {config.grad_clip:g}' if config.grad_clip is not None else ''}")
+    return (f"{config.optimizer} lr {config.lr:g}{guards}, batch {config.batch_size}, {config.epochs} epoch(s), "
             f"{config.init} init, precision {config.precision}{size}"
             f"{f', at most {config.max_steps} steps' if config.max_steps else ''}")
 
