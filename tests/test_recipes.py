@@ -91,7 +91,8 @@ def test_short_recipe_warms_up_every_preset(name: str) -> None:
     """Every preset's short recipe warms the rate up and clips gradients (measured in benchmarks/recipes.py)."""
     config = short_recipe(name, dataset="shapes", device="cpu")
     assert config.warmup_steps > 0 and config.grad_clip is not None and math.isfinite(config.grad_clip)
-    assert config.optimizer == "adam" and config.init == "kaiming"
+    family = load_preset(name).family
+    assert config.optimizer == "adam" and config.init == ("xavier" if family == "nin" else "kaiming")
 
 
 def test_short_recipe_lowers_the_rate_for_a_wide_classifier() -> None:

@@ -124,14 +124,19 @@ def short_recipe_info(spec: ArchSpec | Mapping[str, Any] | str | None = None, *,
                                                               if input_size else parsed)
     if fan_in is not None and fan_in > WIDE_FAN_IN:
         lr = WIDE_LR
+    # A network without linear layers (NiN: its classes are the channels of a last conv + ReLU, averaged) starts
+    # with Xavier: measured on shapes, 40 steps, d2l's NiN reached 0.20 test accuracy with Xavier and 0.10 (loss
+    # flat at 2.31) with He init; nin_cifar 0.22 against 0.18.
+    init = "xavier" if parsed is not None and fan_in is None else "kaiming"
     config = TrainConfig(dataset=dataset, epochs=2, batch_size=128, optimizer="adam", lr=lr, input_size=input_size,
-                         precision="auto", channels_last=True, init="kaiming", device=device,
+                         precision="auto", channels_last=True, init=init, device=device,
                          warmup_steps=SHORT_WARMUP_STEPS, grad_clip=SHORT_GRAD_CLIP)
     size_note = f", input resized to {input_size}" if input_size else ""
+    init_name = "Xavier" if init == "xavier" else "He (Kaiming)"
     wide_note = (f" (not 1e-3: its widest linear layer takes {fan_in:,} inputs, and 1e-3 blows up there)"
                  if lr != SHORT_LR else "")
     summary = (f"Short-run recipe: Adam lr {lr:g}{wide_note} with a {SHORT_WARMUP_STEPS}-step warm-up and gradients "
-               f"clipped to norm {SHORT_GRAD_CLIP:g}, batch 128, 2 epochs, He (Kaiming) init{size_note}, bf16 autocast "
+               f"clipped to norm {SHORT_GRAD_CLIP:g}, batch 128, 2 epochs, {init_name} init{size_note}, bf16 autocast "
                f"where the hardware supports it. Not the published recipe (plain SGD, Xavier init), which needs "
                f"~10 epochs to leave chance level.")
     source = ("measured on a 2-core CPU: d2l's small VGG-11 on 1,500 images sat at chance for 540 steps of plain "
