@@ -63,7 +63,7 @@ def test_invalid_text_shows_inline_error_and_keeps_last_results(page):
     error = page.locator("#spec-error")
     expect(error).to_be_visible(timeout=10_000)
     expect(error).to_contain_text("conv_arch[2]")
-    expect(error).to_contain_text("expected (num_convs, out_channels)")
+    expect(error).to_contain_text("each block is a pair (num_convs, out_channels)")
     expect(page.locator("#headline")).to_contain_text("138,357,544")  # the last valid network stays on screen
     conv_arch_box(page).fill("__import__('os').system('touch /tmp/pwned')")
     expect(error).to_contain_text("conv_arch", timeout=10_000)

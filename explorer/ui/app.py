@@ -132,5 +132,5 @@ spec = '{"family": "vgg", "conv_arch": [[1, 64], [1, 128], [2, 256]], "input_siz
 print(client.predict(spec, api_name="/analyze")["analysis"]["total_macs"])
 ```
 An invalid spec raises an error whose message names the field, e.g.
-`conv_arch[2]: expected (num_convs, out_channels) with positive integers, got (2,)`.
+`conv_arch[2]: each block is a pair (num_convs, out_channels) like (2, 256), got (2,)`.
 """
