@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser import launch_browser, start_app  # noqa: E402
+from tests.browser import launch_browser, open_tab, start_app  # noqa: E402
 
 PRESET = "d2l_vgg11_small"
 CHECKPOINT = "/tmp/walkthrough-vgg.pt"  # the trained run, for the 390 px and Chinese shots (other sessions)
@@ -35,16 +35,6 @@ CHECKPOINT = "/tmp/walkthrough-vgg.pt"  # the trained run, for the 390 px and Ch
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def open_tab(page, name: str) -> None:  # noqa: ANN001
-    """Click a top-level tab; on a narrow screen it sits in the "More tabs" menu."""
-    tab = page.get_by_role("tab", name=name, exact=True)
-    if tab.count() == 0 or not tab.first.is_visible():
-        page.get_by_role("button", name="More tabs").first.click()
-        page.locator(".overflow-dropdown button", has_text=name).first.click()
-    else:
-        tab.first.click()
 
 
 def visible(locator):  # noqa: ANN001, ANN201

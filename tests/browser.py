@@ -31,3 +31,13 @@ def start_app():  # noqa: ANN201
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
                             **launch_options())
     return demo, url.rstrip("/") + "/"
+
+
+def open_tab(page, name: str) -> None:  # noqa: ANN001
+    """Click a top-level tab; on a narrow screen it sits in Gradio's "More tabs" menu."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.count() == 0 or not tab.first.is_visible():
+        page.get_by_role("button", name="More tabs").first.click()
+        page.locator(".overflow-dropdown button", has_text=name).first.click()
+    else:
+        tab.first.click()

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 from explorer.presets import load_preset  # noqa: E402
 from explorer.training.config import TrainConfig  # noqa: E402
 from explorer.training.engine import train  # noqa: E402
-from tests.browser import launch_browser, start_app  # noqa: E402
+from tests.browser import open_tab  # noqa: E402
 
 SCREENSHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", tempfile.gettempdir())) / "inspect-screens"
 
@@ -30,21 +30,6 @@ def checkpoint_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     done = list(train(spec, config))[-1]
     assert done.event == "done", getattr(done, "message", done)
     return done.checkpoint_path
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    demo, url = start_app()
-    yield url
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        yield browser
-        browser.close()
 
 
 def _image_src(page, elem_id: str):  # noqa: ANN001, ANN202
@@ -68,16 +53,6 @@ def _draw(page) -> None:  # noqa: ANN001
     page.mouse.up()
 
 
-def _open_tab(page, name: str) -> None:  # noqa: ANN001
-    """Click a top-level tab; on a narrow screen it sits in the "More tabs" menu."""
-    tab = page.get_by_role("tab", name=name, exact=True)
-    if tab.count() == 0 or not tab.first.is_visible():
-        page.get_by_role("button", name="More tabs").first.click()
-        page.locator(".overflow-dropdown button", has_text=name).first.click()
-    else:
-        tab.first.click()
-
-
 @pytest.mark.parametrize("width", [1440, 390])
 def test_upload_checkpoint_draw_and_see_maps(browser, app_url: str, checkpoint_path: str, width: int) -> None:
     context = browser.new_context(viewport={"width": width, "height": 1200})
@@ -85,7 +60,7 @@ def test_upload_checkpoint_draw_and_see_maps(browser, app_url: str, checkpoint_p
     try:
         page.goto(app_url)
         expect(page.locator("#headline")).to_contain_text("138,357,544", timeout=30_000)  # the app is up
-        _open_tab(page, "Inspect")
+        open_tab(page, "Inspect")
         # A bad upload first: a message, and nothing else appears.
         bad = Path(tempfile.gettempdir()) / "not-a-checkpoint.pt"
         bad.write_bytes(b"hello, this is not a checkpoint")
@@ -140,7 +115,7 @@ def test_train_then_inspect_and_compare_runs(browser, app_url: str) -> None:
     try:
         page.goto(f"{app_url}?spec={encode_spec(spec)}")
         expect(page.locator("#headline")).to_contain_text(f"{spec.planned_params():,}", timeout=30_000)
-        _open_tab(page, "Train")
+        open_tab(page, "Train")
         expect(page.locator("#train-network")).to_contain_text(f"{spec.planned_params():,}", timeout=20_000)
         for label, value in (("Epochs", "1"), ("Training examples (0 = all)", "256"), ("Input size (0 = recipe's)",
                                                                                       "32")):
@@ -148,7 +123,7 @@ def test_train_then_inspect_and_compare_runs(browser, app_url: str) -> None:
         page.get_by_role("button", name="Start", exact=True).click()
         expect(page.locator("#train-status")).to_contain_text("Done", timeout=120_000)
 
-        _open_tab(page, "Inspect")
+        open_tab(page, "Inspect")
         page.locator("#inspect-use-train").click()
         expect(page.locator("#inspect-network")).to_contain_text(f"{spec.planned_params():,} parameters",
                                                                  timeout=30_000)
@@ -156,7 +131,7 @@ def test_train_then_inspect_and_compare_runs(browser, app_url: str) -> None:
         page.locator("#inspect-gallery button").nth(1).click()  # another test image
         expect(page.locator("#inspect-message")).to_contain_text("Predicted", timeout=20_000)
 
-        _open_tab(page, "Runs")
+        open_tab(page, "Runs")
         expect(page.locator("#runs-count")).to_contain_text("1 run in this session", timeout=20_000)
         expect(page.locator("#runs-table")).to_contain_text("shapes")
         page.locator("#runs-download").click()
@@ -199,7 +174,7 @@ def test_d2l_comparison_button_trains_and_compares(browser, app_url: str, monkey
     try:
         page.goto(app_url)
         expect(page.locator("#headline")).to_contain_text("138,357,544", timeout=30_000)
-        _open_tab(page, "Runs")
+        open_tab(page, "Runs")
         for name in ("d2l_vgg11_small", "d2l_googlenet"):  # leave two of the four picked
             page.locator("#runs-presets label", has_text=name).click()
         _fill_number(page, "Epochs", "1")

@@ -9,28 +9,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 from explorer import load_preset, parse_spec  # noqa: E402
-from tests.browser import ARTIFACTS, launch_browser, start_app  # noqa: E402
+from tests.browser import ARTIFACTS  # noqa: E402
 
 VGG11_ARCH = "((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))"
 VGG16_ARCH = "((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))"
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    demo, url = start_app()
-    yield url
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture()
