@@ -2,7 +2,7 @@
 
 A :class:`RunRecord` is built from a run's events (:meth:`RunRecord.from_events`), written as JSON beside the
 run's checkpoint (:func:`save_run`), downloaded and loaded back (:func:`read_run`, which checks an uploaded file
-like any user input), and compared: :func:`runs_table` lists runs, :func:`differences` says how two or more
+like any user input, and also reads a checkpoint ``.pt``: the engine saves the same curves in it), and compared: :func:`runs_table` lists runs, :func:`differences` says how two or more
 differ. :class:`FinishedRuns` hands the runs a browser session finished to that session's runs view.
 
 Nothing here imports gradio.
@@ -35,6 +35,29 @@ RECIPE_FIELDS = ("optimizer", "lr", "momentum", "weight_decay", "batch_size", "e
                  "input_size", "augment", "train_subset", "test_subset", "max_steps", "max_seconds", "seed")
 #: Curves every record may carry; per epoch unless the name starts with ``step_``.
 CURVES = ("epoch", "elapsed_s", "test_acc", "train_acc", "train_loss", "step", "step_elapsed_s", "step_loss")
+
+
+def add_curve_points(curves: dict[str, list[float]], event: Mapping[str, Any]) -> None:
+    """Append to ``curves`` (see :data:`CURVES`) what one event (``event.to_dict()``) adds: an ``epoch`` event
+    with a test accuracy one point per epoch curve, a ``step`` event one point per step curve; others nothing."""
+    kind = event.get("event")
+    if kind == "epoch" and event.get("test_acc") is not None:
+        points = {"epoch": event["epoch"], "elapsed_s": event["elapsed_s"], "test_acc": event["test_acc"],
+                  "train_acc": event["train_acc"], "train_loss": event["train_loss"]}
+    elif kind == "step":
+        points = {"step": event["step"], "step_elapsed_s": event["elapsed_s"], "step_loss": event["loss"]}
+    else:
+        return
+    for name, value in points.items():
+        curves.setdefault(name, []).append(float(value))
+
+
+def curves_from_events(history: Iterable[Mapping[str, Any]]) -> dict[str, list[float]]:
+    """A run's curves from its events' dicts, in order (only the curves that have points)."""
+    curves: dict[str, list[float]] = {}
+    for event in history:
+        add_curve_points(curves, event)
+    return {name: curves[name] for name in CURVES if curves.get(name)}
 
 
 @dataclass(frozen=True)
@@ -90,19 +113,7 @@ class RunRecord:
             macs = analyze(trained).total_macs
         except SpecError:
             macs = analyze(spec).total_macs
-        curves: dict[str, list[float]] = {name: [] for name in CURVES}
-        for event in history:
-            kind = event.get("event")
-            if kind == "epoch" and event.get("test_acc") is not None:
-                curves["epoch"].append(float(event["epoch"]))
-                curves["elapsed_s"].append(float(event["elapsed_s"]))
-                curves["test_acc"].append(float(event["test_acc"]))
-                curves["train_acc"].append(float(event["train_acc"]))
-                curves["train_loss"].append(float(event["train_loss"]))
-            elif kind == "step":
-                curves["step"].append(float(event["step"]))
-                curves["step_elapsed_s"].append(float(event["elapsed_s"]))
-                curves["step_loss"].append(float(event["loss"]))
+        curves = curves_from_events(history)
         checkpoint = Path(done.checkpoint_path).name if getattr(done, "checkpoint_path", None) else None
         run_id = Path(checkpoint).stem if checkpoint else f"run-{time.strftime('%Y%m%d-%H%M%S')}-{id(done) % 10000}"
         params = int(getattr(start, "total_params", 0) or 0) or int(analyze(spec).total_params)
@@ -113,7 +124,7 @@ class RunRecord:
                    examples_per_s=float(done.examples_per_s), test_acc=float(done.test_acc),
                    test_loss=float(done.test_loss), train_acc=float(done.train_acc), train_loss=float(done.train_loss),
                    device=str(getattr(start, "device", "?")), precision=str(getattr(start, "precision", "?")),
-                   curves={name: values for name, values in curves.items() if values}, checkpoint=checkpoint,
+                   curves=curves, checkpoint=checkpoint,
                    created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    notes=tuple(str(note) for note in getattr(done, "notes", ()))[:20])
 
@@ -165,26 +176,33 @@ def export_run(record: RunRecord, folder: str | os.PathLike) -> Path:
 
 
 def read_run(source: str | os.PathLike | bytes) -> list[RunRecord]:
-    """Runs from a run file: a ``.json`` record (or a list of them) or a ``.zip`` holding ``*.json`` records.
+    """Runs from a run file: a ``.json`` record (or a list of them), a ``.zip`` holding ``*.json`` records, or a
+    checkpoint (``.pt``) that this app's training wrote (one run; see :func:`read_checkpoint_run`).
 
     Raises:
         SpecError (field ``run``): not a run file, too large, damaged, or a field out of range.
     """
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
+        if _is_torch_file(data[:4], data):
+            return [_checkpoint_bytes_run(data)]
     else:
         path = Path(source)
         try:
             size = path.stat().st_size
+            with open(path, "rb") as handle:
+                magic = handle.read(4)
         except OSError:
             raise SpecError("run", f"no such file: {str(source)[:200]}") from None
+        if path.suffix.lower() in CHECKPOINT_SUFFIXES or _is_torch_file(magic, path):
+            return [read_checkpoint_run(path)]
         if size > MAX_RUN_BYTES:
             raise SpecError("run", f"the file is too large for a run file ({size / 2**20:.1f} MB; at most "
-                                   f"{MAX_RUN_BYTES // 2**20} MB). A checkpoint (.pt) goes to the Inspect tab.")
+                                   f"{MAX_RUN_BYTES // 2**20} MB)")
         data = path.read_bytes()
     if len(data) > MAX_RUN_BYTES:
         raise SpecError("run", f"the file is too large for a run file (at most {MAX_RUN_BYTES // 2**20} MB)")
-    if data.startswith(b"PK\x03\x04"):
+    if data.startswith(_ZIP_MAGIC):
         return _read_zip(data)
     try:
         parsed = json.loads(data.decode("utf-8"))
@@ -210,6 +228,100 @@ def _read_zip(data: bytes) -> list[RunRecord]:
             return records
     except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
         raise SpecError("run", f"the zip archive is damaged: {str(exc)[:100]}") from None
+
+
+def read_checkpoint_run(path: str | os.PathLike, *, name: str | None = None) -> RunRecord:
+    """The run a checkpoint records: its spec (the network as trained), config, final metrics and, when the
+    engine saved them, its curves, timing, device and precision (older checkpoints have no curves; their record
+    has none, and zero for the timing). The file is read with ``torch.load(weights_only=True)`` (no code runs)
+    and capped in size by :func:`explorer.inspection.read_checkpoint`; every part is checked like a run file's.
+
+    Raises:
+        SpecError (field ``run``): not a checkpoint this app wrote, damaged, or a part out of range.
+    """
+    from .inspection.checkpoints import CHECKPOINT_FORMAT, read_checkpoint  # PyTorch: only for a checkpoint
+    from .specs import parse_spec
+
+    file_name = name or Path(path).name
+    try:
+        checkpoint = read_checkpoint(path)
+    except SpecError as exc:
+        raise SpecError("run", f"{file_name[:80]} is not a checkpoint this app can read: {exc.message}") from None
+    found = checkpoint.get("format")
+    if found != CHECKPOINT_FORMAT or not isinstance(checkpoint.get("spec"), Mapping):
+        what = f"format {str(found)[:60]!r}" if found is not None else "no 'format' entry"
+        raise SpecError("run", f"{file_name[:80]} is a PyTorch file but not a checkpoint this app's training wrote "
+                               f"({what}; expected {CHECKPOINT_FORMAT!r})")
+    try:
+        spec = parse_spec(dict(checkpoint["spec"]))
+    except SpecError as exc:
+        where = f" (at {exc.field})" if exc.field else ""
+        raise SpecError("run", f"the checkpoint's spec is not valid{where}: {exc.message}") from None
+    config = checkpoint.get("config")
+    metrics = checkpoint.get("metrics")
+    if not isinstance(config, Mapping) or not isinstance(metrics, Mapping):
+        raise SpecError("run", "the checkpoint's config or metrics are not dicts; it was not written by this app")
+    from .analysis import analyze
+    from .training.recipes import matching_preset
+
+    analysis = analyze(spec)
+    preset = matching_preset(spec)
+    stem = Path(file_name).stem
+    try:
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(Path(path).stat().st_mtime))
+    except OSError:
+        created = ""
+
+    def number(key: str) -> Any:  # absent (an older checkpoint) or None: 0; anything else is checked
+        value = metrics.get(key)
+        return 0 if value is None else value
+
+    data = {
+        "run_id": stem[:200], "label": preset or f"{spec.family_label} (checkpoint)", "family": spec.family,
+        "preset": preset, "spec": spec.to_dict(), "params": int(analysis.total_params),
+        "macs": int(analysis.total_macs), "dataset": str(config.get("dataset", "?"))[:200], "config": config,
+        "epochs": number("epochs_completed"), "steps": number("steps"), "seconds": number("elapsed_s"),
+        "train_seconds": number("train_seconds"), "examples_per_s": number("examples_per_s"),
+        "test_acc": number("test_acc"), "test_loss": number("test_loss"), "train_acc": number("train_acc"),
+        "train_loss": number("train_loss"), "device": str(checkpoint.get("device", "?"))[:200],
+        "precision": str(checkpoint.get("precision", config.get("precision", "?")))[:200],
+        "checkpoint": file_name[:200], "created": created, "format": RUN_FORMAT,
+        "notes": [] if "curves" in checkpoint else ["an older checkpoint, saved without its training curves"],
+    }
+    if "curves" in checkpoint:
+        data["curves"] = checkpoint["curves"]
+    return RunRecord.from_dict(data)
+
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"  # torch's legacy (non-zip) format starts with a pickle protocol opcode
+
+
+def _is_torch_file(magic: bytes, content: Path | bytes) -> bool:
+    """A ``torch.save`` file: a zip archive with a ``data.pkl`` entry, or a bare pickle."""
+    if magic.startswith(_PICKLE_MAGIC):
+        return True
+    if not magic.startswith(_ZIP_MAGIC):
+        return False
+    try:
+        with zipfile.ZipFile(content if isinstance(content, Path) else io.BytesIO(content)) as archive:
+            return any(name == "data.pkl" or name.endswith("/data.pkl") for name in archive.namelist()[:10_000])
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, ValueError):
+        return False
+
+
+def _checkpoint_bytes_run(data: bytes) -> RunRecord:
+    import tempfile
+
+    from .inspection.checkpoints import MAX_CHECKPOINT_BYTES
+
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise SpecError("run", "the checkpoint is too large")
+    with tempfile.TemporaryDirectory(prefix="explorer-run-") as folder:
+        path = Path(folder) / "checkpoint.pt"
+        path.write_bytes(data)
+        return read_checkpoint_run(path)
 
 
 def runs_zip(records: Sequence[RunRecord], folder: str | os.PathLike, name: str = "runs.zip") -> Path:

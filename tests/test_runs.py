@@ -205,3 +205,87 @@ def test_comparison_settings_use_the_short_recipe() -> None:
     assert settings[6] == "adam" and settings[-1] == 1000
     assert runs_panel.comparison_settings("d2l_nin", "shapes", 2, 0, 3e-4)[5] == 3e-4
     assert settings[0] == load_preset("d2l_nin")
+
+
+# -- a checkpoint read back as a run ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkpoint_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunRecord]:
+    """Three steps on ``shapes`` (two epochs, so the epoch curves have two points): the checkpoint and the record
+    the Train tab builds from the same run's events."""
+    folder = tmp_path_factory.mktemp("checkpoint")
+    config = TrainConfig(dataset="shapes", epochs=2, max_steps=3, train_subset=64, test_subset=32, batch_size=32,
+                         device="cpu", precision="fp32", checkpoint_dir=str(folder), log_every=1, num_samples=0)
+    events = list(train(TINY, config))
+    start, done = events[0], events[-1]
+    assert done.event == "done" and done.steps == 3, getattr(done, "message", done)
+    history = [event.to_dict() for event in events[1:-1]]
+    return Path(done.checkpoint_path), RunRecord.from_events(TINY, config, start, history, done)
+
+
+def test_a_checkpoint_reads_back_as_the_run_with_its_curves(checkpoint_run: tuple[Path, RunRecord]) -> None:
+    path, from_events = checkpoint_run
+    (record,) = read_run(path)
+    assert record.curves == from_events.curves  # the same curve format: one definition in explorer.runs
+    assert record.curves["epoch"] == [1.0, 2.0] and record.curves["step"] == [1.0, 2.0, 3.0]
+    assert len(record.curves["step_loss"]) == 3 and len(record.curves["test_acc"]) == 2
+    for name in ("epochs", "steps", "test_acc", "test_loss", "train_acc", "train_loss", "train_seconds",
+                 "examples_per_s", "device", "precision", "dataset", "family", "params", "macs", "checkpoint",
+                 "run_id"):
+        assert getattr(record, name) == pytest.approx(getattr(from_events, name)), name
+    assert record.config == from_events.config and record.seconds > 0
+    assert record.spec["input_size"] == 32 and record.spec["num_classes"] == from_events.spec["num_classes"]
+    (from_bytes,) = read_run(path.read_bytes())  # as a zip entry would be read: no file name
+    assert from_bytes.curves == record.curves and from_bytes.test_acc == record.test_acc
+    assert RunRecord.from_dict(json.loads(record.to_json())) == record  # downloadable as a run file
+
+
+def test_an_older_checkpoint_without_curves_loads(checkpoint_run: tuple[Path, RunRecord], tmp_path: Path) -> None:
+    import torch
+
+    checkpoint = torch.load(checkpoint_run[0], map_location="cpu", weights_only=True)
+    for key in ("curves", "device", "precision"):
+        del checkpoint[key]
+    checkpoint["metrics"] = {key: checkpoint["metrics"][key] for key in
+                             ("test_acc", "test_loss", "train_acc", "train_loss", "steps", "epochs_completed")}
+    old = tmp_path / "old.pt"
+    torch.save(checkpoint, old)
+    (record,) = read_run(old)
+    assert record.curves == {} and record.steps == 3 and record.seconds == 0.0 and "older checkpoint" in record.notes[0]
+    assert runs_panel.view([record], [0])["table"][0][1] == record.label  # the Runs tab shows it, without curves
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "bare state_dict", "foreign dict", "json named .pt",
+                                  "python object"])
+def test_a_foreign_or_damaged_pt_is_a_clear_error(kind: str, checkpoint_run: tuple[Path, RunRecord],
+                                                  tmp_path: Path) -> None:
+    import collections
+
+    import torch
+
+    path = tmp_path / "upload.pt"
+    if kind == "garbage":
+        path.write_bytes(b"\x00\x01not a checkpoint at all")
+    elif kind == "truncated":
+        path.write_bytes(checkpoint_run[0].read_bytes()[:5000])
+    elif kind == "bare state_dict":
+        torch.save({"weight": torch.zeros(3)}, path)
+    elif kind == "foreign dict":
+        torch.save({"epoch": 3, "state": {"weight": torch.zeros(3)}, "format": "someone else's"}, path)
+    elif kind == "json named .pt":
+        path.write_text(checkpoint_run[1].to_json(), encoding="utf-8")
+    else:
+        torch.save(collections.Counter(a=1), path)  # a Python class: weights_only refuses to load it
+    with pytest.raises(SpecError) as caught:
+        read_run(path)
+    message = str(caught.value)
+    assert caught.value.field == "run" and "\n" not in message and len(message) < 500
+    assert "upload.pt" in message and ("not a checkpoint" in message or "damaged" in message), message
+
+
+def test_the_runs_tab_takes_checkpoints() -> None:
+    with gr.Blocks() as demo:
+        runs_panel.build_runs_panel(None)
+    (upload,) = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "runs-upload"]
+    assert {".json", ".zip", ".pt"} <= set(upload.file_types)

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..analysis import analyze
 from ..models import GoogLeNetOutputs, build_model, main_logits
+from ..runs import add_curve_points
 from ..specs import ArchSpec, SpecError, parse_spec
 from ..specs.fields import plural
 from . import distributed
@@ -345,6 +346,7 @@ class _Run:
         epoch_loss = epoch_acc = 0.0
         epochs_completed = 0
         time_up = False
+        curves: dict[str, list[float]] = {}  # what the checkpoint saves: explorer.runs' curves of these events
         for epoch in range(1, config.epochs + 1):
             train_model.train()
             loss_sum = torch.zeros((), device=device)
@@ -398,13 +400,15 @@ class _Run:
                     train_seconds += now - step_start
                     peak.sample()
                     window_seconds = max(now - window_start, 1e-9)
-                    yield StepEvent(
+                    step_event = StepEvent(
                         step=self.step, total_steps=total_steps, epoch=epoch, epochs=config.epochs,
                         epoch_step=epoch_step, steps_per_epoch=steps_per_epoch, loss=epoch_loss, train_acc=epoch_acc,
                         examples_per_s=window_examples * context.world_size / window_seconds,
                         elapsed_s=self._elapsed(),
                         eta_s=self._eta(train_seconds, total_steps, epoch - 1, eval_seconds_estimate,
                                         len(test_data)))
+                    add_curve_points(curves, step_event.to_dict())
+                    yield step_event
                     window_start, window_examples = time.perf_counter(), 0
                 else:
                     elapsed = time.perf_counter() - step_start
@@ -418,12 +422,14 @@ class _Run:
             yield EvalEvent(epoch=epoch, step=self.step, test_loss=evaluation.loss, test_acc=evaluation.accuracy,
                             num_examples=evaluation.count, seconds=evaluation.seconds, elapsed_s=self._elapsed())
             epochs_completed = epoch
-            yield EpochEvent(
+            epoch_event = EpochEvent(
                 epoch=epoch, epochs=config.epochs, step=self.step, train_loss=epoch_loss, train_acc=epoch_acc,
                 test_acc=evaluation.accuracy,
                 examples_per_s=seen * context.world_size / max(epoch_seconds, 1e-9),
                 elapsed_s=self._elapsed(),
                 eta_s=self._eta(train_seconds, total_steps, epoch, eval_seconds_estimate, len(test_data)))
+            add_curve_points(curves, epoch_event.to_dict())
+            yield epoch_event
             if self.step >= total_steps:
                 break
             if self._time_up(config, context):
@@ -440,20 +446,22 @@ class _Run:
         if time_up or (self._time_up(config, context) and epochs_completed < config.epochs):
             done_notes.append(f"stopped at the time limit of {config.max_seconds:.0f} s per run")
         checkpoint_path = None
+        examples_per_s = self.examples_seen * context.world_size / max(train_seconds, 1e-9)
         metrics = {"test_acc": evaluation.accuracy, "test_loss": evaluation.loss, "train_acc": epoch_acc,
-                   "train_loss": epoch_loss, "steps": self.step, "epochs_completed": epochs_completed}
+                   "train_loss": epoch_loss, "steps": self.step, "epochs_completed": epochs_completed,
+                   "elapsed_s": self._elapsed(), "train_seconds": train_seconds, "examples_per_s": examples_per_s}
         if config.save_checkpoint and context.is_main:
             try:
-                checkpoint_path = str(save_checkpoint(model, spec, config, metrics, list(info.classes), pipeline))
+                checkpoint_path = str(save_checkpoint(model, spec, config, metrics, list(info.classes), pipeline,
+                                                      curves=curves, device=str(device), precision=precision))
             except OSError as exc:
                 done_notes.append(f"the checkpoint could not be saved: {exc}")
         yield DoneEvent(
             epochs_completed=epochs_completed, steps=self.step, train_loss=epoch_loss, train_acc=epoch_acc,
             test_loss=evaluation.loss, test_acc=evaluation.accuracy, classes=list(info.classes),
             per_class_accuracy=per_class, confusion_matrix=confusion.tolist(), samples=samples,
-            examples_per_s=self.examples_seen * context.world_size / max(train_seconds, 1e-9),
-            train_seconds=train_seconds, elapsed_s=self._elapsed(), peak_memory_bytes=peak.peak_bytes(),
-            peak_memory_kind=peak.kind, estimated_memory_bytes=self.estimated_bytes,
+            examples_per_s=examples_per_s, train_seconds=train_seconds, elapsed_s=self._elapsed(),
+            peak_memory_bytes=peak.peak_bytes(), peak_memory_kind=peak.kind, estimated_memory_bytes=self.estimated_bytes,
             checkpoint_path=checkpoint_path,
             stopped_early=epochs_completed < config.epochs, notes=done_notes,
             peak_memory_first_step_bytes=peak.first_step_peak, peak_memory_steady_bytes=peak.steady_peak_bytes())
@@ -617,8 +625,15 @@ class _Run:
 
 
 def save_checkpoint(model: nn.Module, spec: ArchSpec, config: TrainConfig, metrics: dict[str, Any],
-                    classes: list[str], pipeline: Any) -> Path:
-    """Write weights, spec, config, final metrics and the normalisation with ``torch.save``; returns the path."""
+                    classes: list[str], pipeline: Any, *, curves: Mapping[str, list[float]] | None = None,
+                    device: str | None = None, precision: str | None = None) -> Path:
+    """Write weights, spec, config, final metrics and the normalisation with ``torch.save``; returns the path.
+
+    ``spec`` is the network as trained (after :func:`adapt_spec`: the dataset's classes, the run's input size),
+    so the weights fit ``build_model(checkpoint["spec"])``. ``curves`` (:data:`explorer.runs.CURVES`, as
+    :func:`explorer.runs.add_curve_points` collects them), ``device`` and ``precision`` are saved when given, so
+    that :func:`explorer.runs.read_run` can show the checkpoint as a run with its curves.
+    """
     folder = Path(config.checkpoint_dir).expanduser() if config.checkpoint_dir else default_checkpoint_dir()
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -627,7 +642,10 @@ def save_checkpoint(model: nn.Module, spec: ArchSpec, config: TrainConfig, metri
     torch.save({"model_state_dict": state, "spec": spec.to_dict(), "config": config.to_dict(), "metrics": metrics,
                 "classes": classes, "normalization": {"mean": pipeline.mean.cpu().tolist(),
                                                       "std": pipeline.std.cpu().tolist()},
-                "format": "cnn-explorer checkpoint v1"}, path)
+                "format": "cnn-explorer checkpoint v1",
+                **({"curves": {name: list(points) for name, points in curves.items()}} if curves is not None else {}),
+                **({"device": device} if device is not None else {}),
+                **({"precision": precision} if precision is not None else {})}, path)
     return path
 
 

@@ -2,7 +2,8 @@
 
 A table lists the runs (network, size, data, recipe, time, speed, accuracy, device); picking two or more overlays
 their test-accuracy curves by epoch and by wall time, with a table of what differs. Runs download as JSON (one) or
-a zip (several) and load back, so a run trained before class can be shown in it. One button trains d2l's
+a zip (several) and load back, so a run trained before class can be shown in it; a checkpoint (``.pt``) that
+training wrote loads as its run too (with its curves, when the engine saved them). One button trains d2l's
 comparison: the chosen presets one after another on the same data with the same recipe, through the Train tab's
 own queued handler (:func:`explorer.ui.train_panel.queued_training`: its limits, queue and folders).
 
@@ -33,6 +34,8 @@ COMPARISON_CHOICES = (*D2L_PRESETS, "d2l_resnet18")
 #: One learning rate for every network: Adam at the short recipe's 1e-3 makes d2l's AlexNet (no batch norm,
 #: 4096-wide dropout layers) diverge on ``shapes`` within a few steps; 1e-4 trains all four.
 COMPARISON_LR = 1e-4
+#: What the upload takes: run files, archives of them, and checkpoints (explorer.runs.read_run reads each).
+UPLOAD_TYPES = (".json", ".zip", *runs.CHECKPOINT_SUFFIXES)
 #: Runs kept per session (the oldest are dropped).
 MAX_RUNS = 40
 HEADERS = ["#", *runs.TABLE_HEADERS]
@@ -103,7 +106,8 @@ def view(records: Sequence[RunRecord], picked: Sequence[Any] | None) -> dict[str
     return {"table": table_value(records), "pick": gr.CheckboxGroup(choices=run_choices(records), value=valid),
             "curves": curves_figure(selection), "differences": differences_markdown(selection),
             "count": f"{len(records)} run{'s' if len(records) != 1 else ''} in this session." if records else
-            "No runs yet: train one in the Train tab, train d2l's comparison below, or load a run file."}
+            "No runs yet: train one in the Train tab, train d2l's comparison below, or load a run file or a "
+            "checkpoint (.pt)."}
 
 
 def add_runs(records: Sequence[RunRecord], new: Sequence[RunRecord]) -> list[RunRecord]:
@@ -143,7 +147,7 @@ def build_runs_panel(train_event: Any | None = None) -> dict[str, Any]:
     with gr.Row():
         download = gr.Button(tr("Download the picked runs"), size="sm", elem_id="runs-download")
         c["file"] = gr.File(label=tr("Run file"), interactive=False, height=80, elem_id="runs-file")
-        upload = gr.File(label=tr("Load runs (.json or .zip)"), file_types=[".json", ".zip"], type="filepath",
+        upload = gr.File(label=tr("Load runs (.json or .zip)"), file_types=list(UPLOAD_TYPES), type="filepath",
                          height=80, elem_id="runs-upload")
     c["message"] = gr.Markdown(elem_id="runs-message")
     with gr.Accordion(tr("d2l's comparison: train the four families one after another"), open=True):
