@@ -26,15 +26,18 @@ import gradio as gr
 from .. import runs
 from ..charts.training import (confusion_matrix_figure, per_class_accuracy_figure, sample_predictions_figure,
                                training_curves_figure)
+from ..share import encode_spec
 from ..specs import Spec, SpecError, parse_spec
-from ..training.config import DATASET_NAMES, TrainConfig
-from ..training.data import DATASETS, is_on_disk
-from ..training.engine import train
+from ..specs.fields import check_float, check_int, plural
+from ..training.config import DATASET_NAMES, TrainConfig, normalize_dataset_name
+from ..training.data import DATASETS, dataset_info, is_on_disk
+from ..training.engine import adapt_spec, train
 from ..training.estimate import estimate_run
 from ..training.events import DoneEvent, EpochEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent
 from .i18n import tr
 from .zerogpu import gpu_task
-from ..training.recipes import matching_preset, published_recipe_info, short_recipe_info
+from ..training.recipes import (Recipe, matching_preset, published_recipe_info, recipe_from_choices,
+                                short_recipe_info)
 from ..server import DiskFull, LimitExceeded, ServerSettings, Ticket
 from . import limits
 
@@ -49,7 +52,8 @@ QUEUE_POLL_SECONDS = 0.25
 _GIB = 2**30
 
 INTRO = """**Train the network from the Explore tab on a small dataset.** The default *short-run recipe* is Adam at
-learning rate 1e-3 for 2 epochs, which learns within a few hundred steps. The *published recipe* is d2l's
+learning rate 1e-3 (1e-4 for a network whose first linear layer is very wide, like VGG-16's) for 2 epochs, which
+learns within a few hundred steps; the settings below follow the network, the dataset and the device. The *published recipe* is d2l's
 (plain SGD, batch 128, Xavier init, 10 epochs, images resized to 224, or 96 for GoogLeNet): it reproduces the book
 but sits near chance for the first hundreds of steps. `shapes` is a built-in dataset (10 classes of drawn figures)
 that needs no download."""
@@ -65,27 +69,33 @@ class TrainPanel(NamedTuple):
 def build_train_panel(current_spec: gr.State) -> TrainPanel:
     """Build the Train tab's contents inside the caller's ``gr.Blocks``.
 
+    The recipe widgets start at the short recipe for the network the page opens with (what ``python -m explorer
+    train`` runs for it) and follow the recipe when the network, the dataset or the device changes.
+
     Args:
         current_spec: Explore's ``gr.State`` holding the current valid spec (a Spec object, already validated) or
             None. ``parse_spec`` returns a Spec as it is, and still accepts a dict (the API, old tests).
     """
     gr.Markdown(INTRO)
-    network = gr.Markdown(describe_network(current_spec.value), elem_id="train-network")
-    short = short_recipe_info(None)
+    initial_dataset = default_dataset()
+    short = initial_recipe(current_spec.value, initial_dataset)
+    initial_size = short.config.input_size or 0
+    network = gr.Markdown(describe_network(current_spec.value, "short", initial_dataset, "auto", initial_size),
+                          elem_id="train-network")
+    # No minimum/maximum on the numbers: Gradio would refuse a 0 with its own error, which names no setting;
+    # config_from_widgets checks the same bounds and names the setting.
     with gr.Row():
-        dataset = gr.Dropdown(choices=dataset_choices(), value=default_dataset(), label=tr("Dataset"), scale=2)
-        epochs = gr.Number(value=short.config.epochs, label=tr("Epochs"), precision=0, minimum=1, maximum=100)
-        batch_size = gr.Number(value=short.config.batch_size, label=tr("Batch size"), precision=0, minimum=1,
-                               maximum=4096)
-        lr = gr.Number(value=short.config.lr, label=tr("Learning rate"), minimum=0.0, maximum=10.0)
+        dataset = gr.Dropdown(choices=dataset_choices(), value=initial_dataset, label=tr("Dataset"), scale=2)
+        epochs = gr.Number(value=short.config.epochs, label=tr("Epochs"), precision=0)
+        batch_size = gr.Number(value=short.config.batch_size, label=tr("Batch size"), precision=0)
+        lr = gr.Number(value=short.config.lr, label=tr("Learning rate"))
         optimizer = gr.Dropdown(choices=["adam", "momentum", "sgd"], value=short.config.optimizer, label=tr("Optimizer"))
     with gr.Row():
         precision = gr.Dropdown(choices=["auto", "fp32", "bf16"], value=short.config.precision, label=tr("Precision"),
                                 info=tr("auto: bf16 autocast where the hardware has it"))
         device = gr.Dropdown(choices=["auto", "cpu", "cuda"], value="auto", label=tr("Device"))
-        input_size = gr.Number(value=0, label=tr("Input size (0 = recipe's)"), precision=0, minimum=0, maximum=1024)
-        train_subset = gr.Number(value=0, label=tr("Training examples (0 = all)"), precision=0, minimum=0,
-                                 maximum=1_000_000)
+        input_size = gr.Number(value=initial_size, label=tr("Input size (0 = recipe's)"), precision=0)
+        train_subset = gr.Number(value=0, label=tr("Training examples (0 = all)"), precision=0)
     recipe_kind = gr.State("short")
     recipe_note = gr.Markdown(short.summary, elem_id="train-recipe")
     with gr.Row():
@@ -94,7 +104,7 @@ def build_train_panel(current_spec: gr.State) -> TrainPanel:
         check_button = gr.Button(tr("Check memory and time"), size="sm")
         start_button = gr.Button(tr("Start"), variant="primary")
         stop_button = gr.Button(tr("Stop"), variant="stop")
-    status = gr.Markdown("Ready.", elem_id="train-status")
+    status = gr.Markdown(READY_MESSAGE, elem_id="train-status")
     curves = gr.Plot(label=tr("Training curves"))
     results = gr.Markdown(elem_id="train-results")
     with gr.Row():
@@ -106,10 +116,19 @@ def build_train_panel(current_spec: gr.State) -> TrainPanel:
     settings = [current_spec, recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, device,
                 input_size, train_subset]
     recipe_outputs = [recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, input_size, recipe_note]
+    choices = [current_spec, recipe_kind, dataset, device, input_size]
+    follow_outputs = [epochs, batch_size, lr, optimizer, precision, input_size, recipe_note, network]
     fast: dict[str, Any] = dict(concurrency_limit=None, api_visibility="private", show_progress="hidden")
-    current_spec.change(describe_network, current_spec, network, **fast)
-    short_button.click(apply_short_recipe, [current_spec, dataset, device], recipe_outputs, **fast)
-    published_button.click(apply_published_recipe, [current_spec, device], recipe_outputs, **fast)
+    # The recipe follows the network, the dataset and the device (the short recipe's rate and input size depend
+    # on all three); the description follows whatever decides the network Start trains.
+    current_spec.change(follow_network, choices, follow_outputs, **fast)
+    dataset.change(follow_data, choices, follow_outputs, **fast)
+    device.change(follow_data, choices, follow_outputs, **fast)
+    input_size.change(describe_network, choices, network, **fast)
+    short_button.click(apply_short_recipe, [current_spec, dataset, device], recipe_outputs, **fast).then(
+        describe_network, choices, network, **fast)
+    published_button.click(apply_published_recipe, [current_spec, device], recipe_outputs, **fast).then(
+        describe_network, choices, network, **fast)
     # Both use the device: they wait in the app's queue (no Gradio limit, so a refusal comes at once).
     check_event = check_button.click(queued_check, settings, status, concurrency_limit=None,
                                      concurrency_id="train-gate", api_name="check_run", api_visibility="private",
@@ -118,7 +137,7 @@ def build_train_panel(current_spec: gr.State) -> TrainPanel:
         queued_training, settings, [status, curves, results, per_class, confusion, samples, checkpoint],
         concurrency_limit=None, concurrency_id="train-gate", api_name="train", api_visibility="undocumented",
         show_progress="minimal")
-    stop_button.click(stopped_status, None, status, cancels=[start_event, check_event], **fast)
+    stop_button.click(stopped_status, status, status, cancels=[start_event, check_event], **fast)
     return TrainPanel(checkpoint, start_event)
 
 
@@ -143,8 +162,19 @@ def default_dataset() -> str:
     return "fashion-mnist" if is_on_disk("fashion-mnist") else "shapes"
 
 
-def describe_network(spec_dict: Spec | dict | None) -> str:
-    """Which network Start will train, in one line."""
+def initial_recipe(spec: Spec | dict | None, dataset: str, device: str = "auto") -> Recipe:
+    """The short recipe the widgets start at: the one for the network the page opens with (None: the bare
+    short recipe), so that Start with untouched widgets runs what ``config_from_choices(spec)`` gives."""
+    try:
+        return short_recipe_info(parse_spec(spec) if spec else None, dataset=dataset, device=device)
+    except SpecError:
+        return short_recipe_info(None, dataset=dataset, device=device)
+
+
+def describe_network(spec_dict: Spec | dict | None, recipe_kind: str = "short", dataset: str | None = None,
+                     device: str = "auto", input_size: Any = 0) -> str:
+    """Which network Start will train: the spec, and, where the run changes it (the recipe's or the widget's input
+    size, the dataset's classes), the network actually trained, its parameters and a link that opens it."""
     if not spec_dict:
         return "**Network:** none: the spec in the Explore tab is invalid; fix it to train."
     try:
@@ -153,12 +183,91 @@ def describe_network(spec_dict: Spec | dict | None) -> str:
         return f"**Network:** invalid ({html.escape(str(exc))})"
     preset = matching_preset(spec)
     named = f" (preset `{preset}`)" if preset else " (edited)"
-    short_size = short_recipe_info(spec).config.input_size
-    size_note = (f" On this machine (no GPU) the short-run recipe resizes images to {short_size}x{short_size}, the "
-                 f"smallest size this network accepts; set the input size to override." if short_size else "")
-    return (f"**Network:** {spec.family_label}{named}, input {spec.in_channels}x{spec.input_size}x{spec.input_size}, "
-            f"{spec.planned_params():,} parameters. The classifier is resized to the dataset's 10 classes "
-            f"and images are converted to {spec.in_channels} channel(s).{size_note}")
+    head = (f"**Network:** {spec.family_label}{named}, input {spec.in_channels}x{spec.input_size}x{spec.input_size}, "
+            f"{spec.planned_params():,} parameters.")
+    dataset = dataset or default_dataset()
+    try:
+        recipe = _recipe_for(spec, recipe_kind, dataset, device)
+        size = _input_size(input_size)
+        trained, _ = adapt_spec(spec, TrainConfig(dataset=dataset, input_size=size or recipe.config.input_size))
+    except SpecError as exc:
+        return f"{head}<br>**Start will refuse:** {html.escape(setting_message(exc), quote=False)}"
+    info = dataset_info(dataset)
+    trained_size = trained.input_size
+    if size and size != recipe.config.input_size:
+        why = f"{trained_size}x{trained_size} is the input size you set."
+    elif recipe.kind == "published" and recipe.config.input_size:
+        why = f"{trained_size}x{trained_size} is the published recipe's size."
+    elif recipe.config.input_size:
+        why = (f"{trained_size}x{trained_size} is the short-run recipe's size on this machine (no GPU): the smallest "
+               f"this network accepts. Set the input size to override it.")
+    else:
+        why = ""
+    channels = ("" if info.channels == spec.in_channels else
+                f" Images from {info.label} ({plural(info.channels, 'channel')}) are converted to the network's "
+                f"{plural(spec.in_channels, 'channel')}.")
+    if trained == spec:
+        return f"{head}<br>**Start trains this network as it is**, on {info.label}.{channels}"
+    changes = []
+    if trained_size != spec.input_size:
+        changes.append(f"at input {trained.in_channels}x{trained_size}x{trained_size}")
+    if trained.num_classes != spec.num_classes:
+        changes.append(f"with {plural(trained.num_classes, 'output')}, one per class of {info.label} (the spec has "
+                       f"{spec.num_classes:,})")
+    link = f"?spec={encode_spec(trained)}"
+    size_note = f" {why}" if trained_size != spec.input_size and why else ""
+    return (f"{head}<br>**Start trains it {' and '.join(changes)}: {trained.planned_params():,} parameters** "
+            f"([open the trained network in Explore]({link})).{size_note}{channels}")
+
+
+def follow_network(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, device: str,
+                   input_size: Any) -> tuple[Any, ...]:
+    """A new network in Explore: its recipe's settings (the short one, or the published one keeping the dataset)
+    and its description. Outputs: epochs, batch size, lr, optimizer, precision, input size, recipe note, network."""
+    return _follow(spec_dict, recipe_kind, dataset, device, input_size, network_changed=True)
+
+
+def follow_data(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, device: str,
+                input_size: Any) -> tuple[Any, ...]:
+    """A new dataset or device: the short recipe is re-applied (its rate and input size depend on them); the
+    published recipe's settings stay as they are. Outputs as :func:`follow_network`."""
+    return _follow(spec_dict, recipe_kind, dataset, device, input_size, network_changed=False)
+
+
+def _follow(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, device: str, input_size: Any, *,
+            network_changed: bool) -> tuple[Any, ...]:
+    skip = gr.skip()
+    if not spec_dict:
+        return (*([skip] * 7), describe_network(spec_dict, recipe_kind, dataset, device, input_size))
+    if recipe_kind == "published" and not network_changed:
+        return (*([skip] * 7), describe_network(spec_dict, recipe_kind, dataset, device, input_size))
+    try:
+        spec = parse_spec(spec_dict)
+        recipe = _recipe_for(spec, recipe_kind, dataset, device)
+    except SpecError:  # describe_network says why
+        return (*([skip] * 7), describe_network(spec_dict, recipe_kind, dataset, device, input_size))
+    config = recipe.config
+    size = config.input_size or 0
+    return (config.epochs, config.batch_size, config.lr, config.optimizer, config.precision, size,
+            _recipe_note(spec, recipe), describe_network(spec, recipe_kind, dataset, device, size))
+
+
+def _recipe_for(spec: Spec, recipe_kind: str, dataset: str, device: str) -> Recipe:
+    """The recipe the widgets follow; the published one keeps the chosen dataset (as Start does)."""
+    kind = "published" if recipe_kind == "published" else "short"
+    return recipe_from_choices(spec, recipe=kind, dataset=dataset, device=device)
+
+
+def _recipe_note(spec: Spec, recipe: Recipe) -> str:
+    """The recipe's one-line summary, with its source for the published one (and the dataset actually used)."""
+    if recipe.kind != "published":
+        return recipe.summary
+    note = f"{recipe.summary}\n\nSource: {recipe.source}."
+    published_dataset = published_recipe_info(spec).config.dataset
+    if recipe.config.dataset != published_dataset:
+        note += (f" Start trains on {dataset_info(recipe.config.dataset).label}, the dataset chosen above, "
+                 f"instead of {dataset_info(published_dataset).label}.")
+    return note
 
 
 def max_train_seconds() -> float:
@@ -186,41 +295,62 @@ def config_from_widgets(spec_dict: Spec | dict | None, recipe_kind: str, dataset
                         checkpoint_dir: str | None = None, save_checkpoint: bool = True) -> tuple[Any, TrainConfig]:
     """The spec and config the widgets describe: the recipe's config with the widgets' values on top.
 
-    ``checkpoint_dir`` defaults to :data:`CHECKPOINT_DIR`.
+    ``checkpoint_dir`` defaults to :data:`CHECKPOINT_DIR`. Every number is checked against the page's bounds
+    (:data:`WIDGET_BOUNDS`); an empty field is refused, never replaced by a default.
 
     Raises:
-        SpecError: no valid spec, or a value out of range (naming the setting).
+        SpecError: no valid spec, or a value missing or out of range; its ``field`` is the config field, and
+            :func:`setting_message` words it with the setting's name on the page.
     """
     if not spec_dict:
         raise SpecError("spec", "there is no valid network to train: fix the spec in the Explore tab first")
     spec = parse_spec(spec_dict)
-    if recipe_kind == "published":
-        base = published_recipe_info(spec).config.replace(device=device)
-    else:
-        base = short_recipe_info(spec, dataset=dataset, device=device).config
     changes: dict[str, Any] = dict(dataset=dataset, epochs=_whole(epochs, "epochs"),
                                    batch_size=_whole(batch_size, "batch_size"), optimizer=optimizer,
-                                   lr=_number(lr, "lr"), precision=precision, device=device,
+                                   lr=check_float(lr, "lr", minimum=0.0, maximum=WIDGET_BOUNDS["lr"][1],
+                                                  include_minimum=False),
+                                   precision=precision, device=device,
                                    checkpoint_dir=str(checkpoint_dir or CHECKPOINT_DIR), log_every=10,
                                    log_seconds=UPDATE_SECONDS, max_seconds=max_train_seconds(),
                                    save_checkpoint=save_checkpoint)
-    if input_size:
-        changes["input_size"] = _whole(input_size, "input_size")
-    if train_subset:
-        changes["train_subset"] = _whole(train_subset, "train_subset")
+    size = _input_size(input_size)
+    if size:
+        changes["input_size"] = size
+    subset = _whole(train_subset, "train_subset", hint="or 0 for all of them")
+    if subset:
+        changes["train_subset"] = subset
+    base = _recipe_for(spec, recipe_kind, normalize_dataset_name(dataset), device).config
     return spec, base.replace(**changes)
 
 
-def _whole(value: Any, field: str) -> int:
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise SpecError(field, f"expected a whole number, got {value!r}")
-    return int(value)
+#: The bounds of the page's number settings (the server enforces them: the widgets themselves have none).
+WIDGET_BOUNDS: dict[str, tuple[float, float]] = {"epochs": (1, 100), "batch_size": (1, 4096), "lr": (0.0, 10.0),
+                                                 "input_size": (8, 1024), "train_subset": (0, 1_000_000)}
+#: The settings as the page names them, for messages.
+SETTING_LABELS = {"spec": "Network", "dataset": "Dataset", "epochs": "Epochs", "batch_size": "Batch size",
+                  "lr": "Learning rate", "optimizer": "Optimizer", "precision": "Precision", "device": "Device",
+                  "input_size": "Input size", "train_subset": "Training examples"}
 
 
-def _number(value: Any, field: str) -> float:
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(field, f"expected a number, got {value!r}")
-    return float(value)
+def setting_message(exc: SpecError) -> str:
+    """A refused setting as the page names it: ``Batch size: must be a whole number between 1 and 4,096, got 0``."""
+    label = SETTING_LABELS.get(exc.field)
+    return f"{label}: {exc.message}" if label else str(exc)
+
+
+def _whole(value: Any, field: str, *, hint: str = "") -> int:
+    """A whole number within the page's bounds (a float that is whole, as JSON clients send, counts)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    minimum, maximum = WIDGET_BOUNDS[field]
+    return check_int(value, field, minimum=int(minimum), maximum=int(maximum), hint=hint)
+
+
+def _input_size(value: Any) -> int | None:
+    """The Input size setting: 0 keeps the recipe's size (None); anything else must be a size the page allows."""
+    if value == 0 and not isinstance(value, bool):
+        return None
+    return _whole(value, "input_size", hint="or 0 for the recipe's size")
 
 
 def apply_short_recipe(spec_dict: Spec | dict | None, dataset: str, device: str) -> tuple[Any, ...]:
@@ -249,12 +379,17 @@ def apply_published_recipe(spec_dict: Spec | dict | None, device: str) -> tuple[
 
 
 def check_run(*settings: Any) -> str:
-    """Estimated memory against free memory, and the time per epoch measured on a few real steps."""
+    """Estimated memory against free memory, and the time per epoch measured on a few real steps; a refused
+    setting or a failed measurement is said in the returned line (never raised)."""
     try:
         spec, config = config_from_widgets(*settings)
         estimate = estimate_run(spec, config, measure=True)
     except SpecError as exc:
-        raise gr.Error(str(exc)) from None
+        return refused_status(setting_message(exc))
+    except Exception as exc:  # noqa: BLE001 - e.g. out of memory while timing steps: say so, keep the page working
+        detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return (f"⛔ **The check failed:** {html.escape(detail, quote=False)}. Try a smaller batch size or input "
+                f"size.")
     return ("✅ " if estimate.fits else "⛔ ") + estimate.message
 
 
@@ -262,32 +397,39 @@ def start_training(*settings: Any, checkpoint_dir: str | None = None,
                    save_checkpoint: bool = True) -> Iterator[tuple[Any, ...]]:
     """One run: stream (status, curves, results, per-class, confusion, samples, checkpoint) updates.
 
-    Refuses (gr.Error) when there is no valid spec, a setting is out of range, or the run would not fit in memory.
+    Never raises for a run that cannot start or fails (no valid spec, a setting out of range, a run that would
+    not fit, a dataset that cannot be loaded, out of memory, a loss that exploded): the last update then says
+    what went wrong and what to try, and leaves the other outputs as they were (the curves, once a run has
+    started, show where it got to). The outputs are cleared only when the new run starts.
     The app calls it through :func:`queued_training`, which holds the device and gives it a folder of its own.
     """
+    skip = gr.skip()
     try:
         spec, config = config_from_widgets(*settings, checkpoint_dir=checkpoint_dir,
                                            save_checkpoint=save_checkpoint)
         estimate = estimate_run(spec, config, measure=False)
     except SpecError as exc:
-        raise gr.Error(str(exc)) from None
+        yield (refused_status(setting_message(exc)), *([skip] * _NO_CHANGE))
+        return
     if not estimate.fits:
-        raise gr.Error(estimate.message)
+        yield (refused_status(estimate.message), *([skip] * _NO_CHANGE))
+        return
     gpu_started = _start_gpu_sampler()
     started_at = time.time()
     history: list[dict[str, Any]] = []
     start: StartEvent | None = None
     last_update = 0.0
     events = train(spec, config)
-    skip = gr.skip()
     try:
-        yield ("Loading the data and building the model...", None, "", None, None, None, None)
+        yield (LOADING_MESSAGE, *([skip] * _NO_CHANGE))
         for event in events:
             if isinstance(event, ErrorEvent):
-                raise gr.Error(event.message)
+                curves = curves_figure(history, started_at, gpu_started) if history else skip
+                yield (failed_status(event), curves, *([skip] * (_NO_CHANGE - 1)))
+                return
             if isinstance(event, StartEvent):
                 start = event
-                yield (start_status(event), skip, skip, skip, skip, skip, skip)
+                yield (start_status(event), None, "", None, None, None, None)  # the previous run's outputs go
                 continue
             if isinstance(event, DoneEvent):
                 if checkpoint_dir is None:
@@ -312,6 +454,37 @@ def start_training(*settings: Any, checkpoint_dir: str | None = None,
         events.close()  # Stop, a closed tab or an error: the engine's finally frees the run's memory
 
 
+READY_MESSAGE = "Ready."
+LOADING_MESSAGE = "Loading the data and building the model..."
+WAITING_PREFIX = "Waiting for the device"
+MEASURING_MESSAGE = "Measuring a few training steps..."
+#: How each kind of failed run (:class:`ErrorEvent`) is headed in the status line.
+FAILURE_HEADLINES = {"config": "The run was refused.", "dataset": "The dataset could not be loaded.",
+                     "out of memory": "The run ran out of memory.", "device": "The device is not available.",
+                     "diverged": "The run diverged.", "runtime": "The run failed."}
+
+
+def refused_status(message: str) -> str:
+    """A run that never started: why, in the status line."""
+    message = message.rstrip()
+    end = "" if message.endswith((".", "!", "?")) else "."
+    return f"⛔ **Not started.** {html.escape(message, quote=False)}{end} Change it and press Start again."
+
+
+def failed_status(event: ErrorEvent) -> str:
+    """A failed run's status line: what went wrong and what to try (the engine's message says both); a setting
+    is named as the page names it."""
+    message = event.message
+    label = SETTING_LABELS.get(event.field)
+    if event.kind == "config" and label and message.startswith(f"{event.field}: "):
+        message = f"{label}: {message[len(event.field) + 2:]}"
+    headline = FAILURE_HEADLINES.get(event.kind, "The run failed.")
+    tail = (" Press Start to try again; if it fails again, try a smaller batch size or the built-in `shapes` "
+            "dataset." if event.kind == "runtime" else " Nothing was saved; change the settings and press Start "
+            "again.")
+    return f"⛔ **{headline}** {html.escape(message, quote=False)}{tail}"
+
+
 # -- the app's handlers: limits and the queue ------------------------------------------------------------------
 #: What a run that never started leaves in each output but the status.
 _NO_CHANGE = 6
@@ -330,14 +503,16 @@ async def queued_training(spec_dict: Spec | dict | None, recipe_kind: str, datas
     settings = (spec_dict, recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, device, input_size,
                 train_subset)
     state = limits.server()
+    skip = gr.skip()
     try:
         spec, _ = config_from_widgets(*settings)
+    except SpecError as exc:  # said in the status line: an error would mark every output as failed
+        yield (refused_status(setting_message(exc)), *([skip] * _NO_CHANGE))
+        return
+    try:
         ticket = state.train_queue.join(limits.client_of(request), kind="train", network=network_label(spec))
-    except SpecError as exc:
-        raise gr.Error(str(exc)) from None
-    except LimitExceeded as exc:
+    except LimitExceeded as exc:  # the server's limits (places per computer and session) stay refusals
         raise limits.refusal(exc) from None
-    skip = gr.skip()
     folder: Path | None = None
     updates = None
     finished = False
@@ -386,9 +561,11 @@ async def queued_check(spec_dict: Spec | dict | None, recipe_kind: str, dataset:
     state = limits.server()
     try:
         spec, _ = config_from_widgets(*settings)
-        ticket = state.train_queue.join(limits.client_of(request), kind="check", network=network_label(spec))
     except SpecError as exc:
-        raise gr.Error(str(exc)) from None
+        yield refused_status(setting_message(exc))
+        return
+    try:
+        ticket = state.train_queue.join(limits.client_of(request), kind="check", network=network_label(spec))
     except LimitExceeded as exc:
         raise limits.refusal(exc) from None
     try:
@@ -397,6 +574,7 @@ async def queued_check(spec_dict: Spec | dict | None, recipe_kind: str, dataset:
         if ticket.removed:
             yield REMOVED_MESSAGE
             return
+        yield MEASURING_MESSAGE
         yield await anyio.to_thread.run_sync(lambda: check_run(*settings))
     finally:
         state.train_queue.leave(ticket)
@@ -419,7 +597,7 @@ async def _wait_for_turn(ticket: Ticket) -> AsyncIterator[str]:
     shown = None
     while not ticket.removed and not queue.try_start(ticket):
         ahead = queue.ahead(ticket)
-        text = (f"Waiting for the device: {ahead} run{'s' if ahead != 1 else ''} ahead of yours "
+        text = (f"{WAITING_PREFIX}: {ahead} run{'s' if ahead != 1 else ''} ahead of yours "
                 f"(one runs at a time on this server). Stop leaves the queue.")
         if text != shown:
             shown = text
@@ -467,8 +645,20 @@ async def _close(iterator: Iterator[Any]) -> None:
             await asyncio.sleep(0.05)
 
 
-def stopped_status() -> str:
-    return "Stopped: the run was cancelled and its memory released. The curves show where it got to."
+def stopped_status(status: str | None = None) -> str:
+    """What Stop did, told from the status line it was pressed on: a run still waiting in the queue was cancelled
+    before it started; a run that was training was stopped where the curves end."""
+    text = status if isinstance(status, str) else ""
+    if text.startswith(WAITING_PREFIX):
+        return ("Cancelled before it started: the run was still waiting for the device, so nothing was trained. "
+                "Press Start to queue it again.")
+    if text.startswith(LOADING_MESSAGE):
+        return "Stopped while loading the data: nothing was trained, and the run's memory was released."
+    if text.startswith(MEASURING_MESSAGE):
+        return "Stopped the check: nothing was trained."
+    if text.startswith(START_PREFIX) or (text.startswith("<progress") and "Done" not in text):
+        return "Stopped: the run was cancelled and its memory released. The curves show where it got to."
+    return "Nothing was waiting or training, so there was nothing to stop."
 
 
 def curves_figure(history: list[dict[str, Any]], started_at: float, gpu: bool) -> Any:
@@ -477,10 +667,13 @@ def curves_figure(history: list[dict[str, Any]], started_at: float, gpu: bool) -
     return training_curves_figure(history, gpu=trace, run_started_at=started_at if trace else None)
 
 
+START_PREFIX = "Training "
+
+
 def start_status(event: StartEvent) -> str:
     shape = "x".join(str(size) for size in event.input_shape)
     notes = "".join(f"<br>• {html.escape(note)}" for note in event.notes)
-    return (f"Training **{event.family}** ({event.total_params:,} parameters) on **{event.dataset}**: "
+    return (f"{START_PREFIX}**{event.family}** ({event.total_params:,} parameters) on **{event.dataset}**: "
             f"{event.num_train:,} training / {event.num_test:,} test images at {shape}, {event.total_steps} steps "
             f"on {event.device} ({event.precision}{', channels_last' if event.channels_last else ''}); estimated "
             f"training memory {event.estimated_memory_bytes / _GIB:.2f} GiB.{notes}")
@@ -513,7 +706,7 @@ def results_markdown(event: DoneEvent) -> str:
     memory = ("not measured" if event.peak_memory_bytes is None
               else f"{event.peak_memory_bytes / _GIB:.2f} GiB ({event.peak_memory_kind})")
     lines = [
-        "| | |", "|---|---|",
+        "| Result | Value |", "|---|---|",
         f"| Test accuracy | **{event.test_acc:.4f}** (loss {event.test_loss:.3f}) |",
         f"| Training accuracy (last epoch, running mean) | {event.train_acc:.4f} (loss {event.train_loss:.3f}) |",
         f"| Steps / epochs | {event.steps} / {event.epochs_completed} |",
