@@ -66,6 +66,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import write_export  # ONNX machinery is heavy: import it only when asked
 
+    if args.checkpoint is not None:
+        if args.spec is not None:
+            raise SpecError("checkpoint", "give a spec or --checkpoint, not both (the checkpoint holds its spec)")
+        if args.input_size is not None:
+            raise SpecError("input_size", "--input-size does not apply to --checkpoint: the export is the network "
+                                          "as trained, at the input size its weights were trained at")
+        from .inspection import load_checkpoint  # checks the file like any upload; builds the trained model
+
+        checkpoint = load_checkpoint(args.checkpoint)
+        print(write_export(checkpoint.spec, args.format, Path(args.out), model=checkpoint.model))
+        return 0
+    if args.spec is None:
+        raise SpecError("spec", "name what to export: a preset, a JSON spec file or inline JSON, or "
+                                "--checkpoint FILE for a trained network")
     spec = load_spec_argument(args.spec)
     if args.input_size is not None:
         spec = spec.replace(input_size=args.input_size)
@@ -106,7 +120,12 @@ def build_parser(*, with_training: bool = True) -> argparse.ArgumentParser:
     summary.set_defaults(func=cmd_summary)
 
     export = commands.add_parser("export", help="write the network as PyTorch source, ONNX, JSON or a text summary")
-    export.add_argument("spec", help="a preset name, a JSON spec file, or inline JSON")
+    export.add_argument("spec", nargs="?", default=None,
+                        help="a preset name, a JSON spec file, or inline JSON (or --checkpoint instead)")
+    export.add_argument("--checkpoint", default=None, metavar="FILE",
+                        help="a checkpoint training wrote (.pt): export the network as trained (its input size and "
+                             "classes); ONNX carries its trained weights, and the .py file loads them with "
+                             "`python FILE.py CHECKPOINT`")
     export.add_argument("--format", choices=("pytorch", "onnx", "json", "summary"), default="pytorch")
     export.add_argument("--out", default=".", help="output folder (created if missing)")
     export.add_argument("--input-size", type=int, default=None, help="override the spec's input size")

@@ -623,12 +623,16 @@ def estimate_export_bytes(spec: SpecLike, kind: str) -> int:
 
 # --- Files ---------------------------------------------------------------------------------------------------
 
-def write_export(spec: SpecLike, kind: str, directory: str | Path, *, name: str | None = None) -> Path:
+def write_export(spec: SpecLike, kind: str, directory: str | Path, *, name: str | None = None,
+                 model: nn.Module | None = None) -> Path:
     """Write one export of ``spec`` into ``directory`` (created if missing) and return the file's path.
 
     Args:
         kind: one of :data:`EXPORT_KINDS`: ``"pytorch"``, ``"onnx"``, ``"json"`` or ``"summary"``.
         name: file name stem (letters, digits, ``_ . -``); defaults to the family, e.g. ``vgg_network.py``.
+        model: for ONNX, export this model's weights (a trained network, e.g. a loaded checkpoint's model)
+            instead of a fresh initialisation; it must match ``spec`` (see :func:`to_onnx_bytes`). The other
+            kinds hold no weights and ignore it (the ``.py`` file loads a checkpoint itself).
     """
     spec = parse_spec(spec)
     _check_kind(kind, EXPORT_KINDS)
@@ -640,7 +644,7 @@ def write_export(spec: SpecLike, kind: str, directory: str | Path, *, name: str 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / file_name
     if kind == "onnx":
-        return export_onnx(spec, path)
+        return export_onnx(spec, path, model=model)
     path.write_text(_TEXT_EXPORTS[kind](spec), encoding="utf-8")
     return path
 

@@ -103,3 +103,25 @@ def test_other_errors_are_clean(argv: list[str], words: str, capsys: pytest.Capt
     assert main(argv) != 0
     captured = capsys.readouterr()
     assert captured.err.startswith("error: ") and words in captured.err
+
+
+@pytest.mark.parametrize("content", [b"just some text\n", b'{"family": "vgg"}', b"PK\x03\x04not a zip"])
+def test_export_checkpoint_of_a_file_that_is_not_one_fails_in_one_line(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "notes.pt"
+    path.write_bytes(content)
+    result = run_cli("export", "--checkpoint", str(path), "--out", str(tmp_path / "out"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: checkpoint: ") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == "" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["export"], "--checkpoint FILE"),
+    (["export", "nin_cifar", "--checkpoint", "x.pt"], "not both"),
+    (["export", "--checkpoint", "x.pt", "--input-size", "64"], "--input-size does not apply"),
+    (["export", "--checkpoint", "missing.pt"], "no such file"),
+])
+def test_export_argument_errors_are_clean(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) != 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and words in captured.err and captured.out == ""

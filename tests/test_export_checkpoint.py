@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from explorer import build_model, load_preset
+from explorer import build_model, load_preset, parse_spec
 from explorer.export import to_pytorch_source
 from explorer.specs import GoogLeNetSpec
 from explorer.training import TrainConfig
@@ -84,3 +84,81 @@ def test_the_script_loads_a_checkpoint_and_refuses_a_wrong_one(tmp_path: Path) -
     assert code != 0 and "cannot read" in stderr
     (stdout, stderr), code = results["help"]
     assert code == 0 and "checkpoint" in stdout
+
+
+# -- ``python -m explorer export --checkpoint``: the network that was trained -----------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Three steps on ``shapes`` with a spec the run has to adapt: 7 classes in the spec (shapes has 10) and
+    input 32 in the spec (the run trains at 40)."""
+    from explorer.training import train
+
+    folder = tmp_path_factory.mktemp("trained")
+    spec = load_preset("d2l_vgg11_small").replace(input_size=32, ratio=16, hidden_sizes=(32,), dropout=0.0,
+                                                  num_classes=7)
+    config = TrainConfig(dataset="shapes", epochs=1, max_steps=3, train_subset=96, test_subset=32, batch_size=32,
+                         input_size=40, device="cpu", precision="fp32", checkpoint_dir=str(folder), num_samples=0)
+    done = list(train(spec, config))[-1]
+    assert done.event == "done" and done.steps == 3, getattr(done, "message", done)
+    return {"path": Path(done.checkpoint_path), "spec": spec, "config": config}
+
+
+def shapes_batch(spec, checkpoint: dict) -> torch.Tensor:  # noqa: ANN001
+    """Eight test images of ``shapes`` as the run's evaluation prepares them (its normalisation and input size)."""
+    from explorer.training.data import load_dataset, make_pipeline
+
+    images = load_dataset("shapes", train=False, limit=8).images
+    pipeline = make_pipeline(images, model_channels=spec.in_channels, input_size=spec.input_size, augment=False,
+                             flip=False, channels_last=False)
+    pipeline.mean = torch.tensor(checkpoint["normalization"]["mean"]).view_as(pipeline.mean)
+    pipeline.std = torch.tensor(checkpoint["normalization"]["std"]).view_as(pipeline.std)
+    return pipeline(images, train=False)
+
+
+def test_the_checkpoint_records_the_network_as_trained(trained: dict) -> None:
+    _model, checkpoint = load_checkpoint(trained["path"])
+    saved = parse_spec(checkpoint["spec"])
+    assert saved == trained["spec"].replace(input_size=40, num_classes=10)  # what the run built, not the request
+    assert build_model(saved).state_dict().keys() == checkpoint["model_state_dict"].keys()
+
+
+def test_export_checkpoint_py_computes_what_the_trained_model_computes(trained: dict, tmp_path: Path) -> None:
+    import importlib.util
+
+    from explorer.cli import main
+
+    assert main(["export", "--checkpoint", str(trained["path"]), "--out", str(tmp_path)]) == 0
+    (source,) = tmp_path.glob("*.py")
+    module_spec = importlib.util.spec_from_file_location("exported_vgg", source)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    reference, checkpoint = load_checkpoint(trained["path"])  # the engine's loaded model
+    exported = module.build_model()
+    exported.load_state_dict(checkpoint["model_state_dict"], strict=True)
+    saved = parse_spec(checkpoint["spec"])
+    images = shapes_batch(saved, checkpoint)
+    assert images.shape == (8, 1, 40, 40)
+    with torch.no_grad():
+        expected = reference.eval()(images)
+        assert expected.shape == (8, 10)
+        assert torch.allclose(exported.eval()(images), expected)
+        assert not torch.allclose(module.build_model().eval()(images), expected)  # the weights made the difference
+
+
+def test_export_checkpoint_onnx_carries_the_trained_weights(trained: dict, tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from explorer.cli import main
+
+    assert main(["export", "--checkpoint", str(trained["path"]), "--format", "onnx", "--out", str(tmp_path)]) == 0
+    (onnx_file,) = tmp_path.glob("*.onnx")
+    reference, checkpoint = load_checkpoint(trained["path"])
+    images = shapes_batch(parse_spec(checkpoint["spec"]), checkpoint)
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"input": images.numpy()})
+    with torch.no_grad():
+        expected = reference.eval()(images)
+    assert torch.allclose(torch.from_numpy(logits), expected, atol=1e-4, rtol=1e-4)
