@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache, partial
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 from torch import nn
@@ -19,10 +19,11 @@ from torchinfo import summary
 from .models import GoogLeNet, build_model
 from .specs import ArchSpec, parse_spec
 
+if TYPE_CHECKING:
+    from .training.memory import MemoryEstimate
+
 #: Bytes per value for fp32 activations and weights.
 FP32_BYTES = 4
-#: Optimizer state kept per parameter, in copies of the weights (Adam keeps two moments).
-OPTIMIZER_STATE_COPIES = {"sgd": 0, "momentum": 1, "adam": 2}
 
 _KINDS = {
     "Conv2d": "conv", "Linear": "linear", "BatchNorm2d": "batchnorm", "ReLU": "relu", "MaxPool2d": "maxpool",
@@ -133,11 +134,23 @@ class Analysis:
         input_bytes = math.prod(self.input_shape) * FP32_BYTES
         return input_bytes + sum(layer.activation_bytes for layer in self.layers if layer.kind not in _NOT_SAVED)
 
-    def training_memory_bytes(self, batch_size: int | None = None, *, optimizer: str = "adam") -> int:
-        """Estimated training memory: weights + gradients + optimizer state + saved activations (fp32)."""
+    def training_memory(self, batch_size: int | None = None, *, optimizer: str = "adam", precision: str = "fp32",
+                        device_type: str = "cuda") -> MemoryEstimate:
+        """The modelled peak memory of one training step, term by term (a
+        :class:`~explorer.training.memory.MemoryEstimate`, without the dataset): the model the Train tab's memory
+        check uses (:func:`explorer.training.memory.estimate_training_memory`), so both tabs show one number for
+        the same network, batch size, optimizer, precision and device (defaults: fp32, Adam, on a GPU)."""
+        from .training.memory import estimate_training_memory  # here, not above: training imports this module
+
         batch = self.batch_size if batch_size is None else batch_size
-        copies = 2 + OPTIMIZER_STATE_COPIES[optimizer]
-        return copies * self.param_bytes + batch * self.saved_activation_bytes
+        return estimate_training_memory(self, batch, optimizer=optimizer, precision=precision,
+                                        device_type=device_type)
+
+    def training_memory_bytes(self, batch_size: int | None = None, *, optimizer: str = "adam",
+                              precision: str = "fp32", device_type: str = "cuda") -> int:
+        """The peak of :meth:`training_memory` in bytes (default: fp32, Adam, on a GPU)."""
+        return int(self.training_memory(batch_size, optimizer=optimizer, precision=precision,
+                                        device_type=device_type).total)
 
     def block(self, name: str) -> BlockAnalysis:
         """The recorded block called ``name``; KeyError if there is none."""

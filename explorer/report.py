@@ -59,7 +59,7 @@ def format_summary(analysis: Analysis, *, title: str = "", batch_size: int | Non
         f"parameter memory        {human_bytes(analysis.param_bytes)} (fp32)",
         f"activations (per image) {human_bytes(analysis.activation_bytes)}",
         f"training memory, batch {batch}: {human_bytes(analysis.training_memory_bytes(batch))} "
-        "(weights + grads + Adam state + saved activations, fp32)",
+        "(the peak of a step on a GPU, fp32, Adam: as the Train tab's memory check models it)",
         f"receptive field of the last feature block ({last_feature}): {analysis.feature_receptive_field} px",
         f"output {shape_text(analysis.output_shape)}",
     ]

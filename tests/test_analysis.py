@@ -173,18 +173,69 @@ def test_to_dict_is_json_serialisable(name: str) -> None:
     assert sum(row["params"] for row in data["block_totals"]) == analysis.total_params
 
 
+def test_training_memory_is_the_train_tabs_memory_model() -> None:
+    """The analysis's training memory is explorer.training.memory's estimate (fp32, Adam, GPU by default); that
+    model is checked against the live tensor bytes of real runs in tests/test_training_memory.py."""
+    from explorer.training.memory import estimate_training_memory
+
+    analysis = analyze(load_preset("vgg11"))
+    for batch, optimizer, precision, device_type in [(1, "adam", "fp32", "cuda"), (32, "sgd", "bf16", "cuda"),
+                                                     (128, "momentum", "fp32", "cpu")]:
+        expected = estimate_training_memory(analysis, batch, optimizer=optimizer, precision=precision,
+                                            device_type=device_type)
+        assert analysis.training_memory(batch, optimizer=optimizer, precision=precision,
+                                        device_type=device_type) == expected
+        assert analysis.training_memory_bytes(batch, optimizer=optimizer, precision=precision,
+                                              device_type=device_type) == expected.total
+    assert analysis.training_memory_bytes(8) == estimate_training_memory(
+        analysis, 8, optimizer="adam", precision="fp32", device_type="cuda").total
+
+
 def test_training_memory_grows_with_batch_and_optimizer_state() -> None:
     analysis = analyze(load_preset("vgg11"))
-    by_batch = [analysis.training_memory_bytes(batch) for batch in (1, 2, 32, 128)]
-    assert by_batch == sorted(by_batch) and len(set(by_batch)) == 4
-    # Twice the batch adds exactly one more batch worth of saved activations.
-    assert by_batch[1] - by_batch[0] == analysis.saved_activation_bytes > 0
-    sgd = analysis.training_memory_bytes(8, optimizer="sgd")
-    momentum = analysis.training_memory_bytes(8, optimizer="momentum")
-    adam = analysis.training_memory_bytes(8, optimizer="adam")
-    assert sgd < momentum < adam
-    assert adam - sgd == 2 * analysis.param_bytes  # Adam's two moments
+    estimates = [analysis.training_memory(batch) for batch in (1, 2, 32, 128)]
+    by_batch = [estimate.total for estimate in estimates]
+    assert by_batch == sorted(by_batch)
+    # Small batches: the optimizer step is the peak (weights, gradients, two moments, a temporary), whatever the
+    # batch; large ones: the backward pass, where one more image keeps at least its saved activations.
+    assert [estimate.peak_phase for estimate in estimates] == ["optimizer step"] * 2 + ["forward/backward"] * 2
+    assert by_batch[0] == by_batch[1] == 5 * analysis.param_bytes + estimates[0].workspace
+    assert (by_batch[3] - by_batch[2]) / 96 >= analysis.saved_activation_bytes > 0
+    sgd = analysis.training_memory_bytes(128, optimizer="sgd")
+    momentum = analysis.training_memory_bytes(128, optimizer="momentum")
+    adam = analysis.training_memory_bytes(128, optimizer="adam")
+    assert adam - momentum == momentum - sgd == analysis.param_bytes  # one more copy of the weights each
     assert sgd >= 2 * analysis.param_bytes  # at least weights and gradients
+    assert analysis.training_memory_bytes(128, precision="bf16") < adam  # bf16 activations take half the bytes
+
+
+def test_explore_card_and_compare_table_show_the_train_tabs_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VGG-11 small at batch 128, fp32, Adam: the Explore card, the Compare table and the summary show what the
+    Train tab's memory check (estimate_run) computes for a GPU; on the CPU the two agree too."""
+    from explorer.charts.analysis import summary_cards
+    from explorer.report import format_summary, human_bytes
+    from explorer.training import TrainConfig, estimate
+    from explorer.ui.views import compare_markdown, headline_html
+
+    spec = load_preset("d2l_vgg11_small")
+    config = TrainConfig(dataset="fashion-mnist", batch_size=128, optimizer="adam", precision="fp32",
+                         weight_decay=0.0, device="cuda")
+    # Pretend a GPU: with measure=False the estimate touches no device, it only asks which one and how free it is.
+    monkeypatch.setattr(estimate, "resolve_device", lambda device: torch.device("cuda", 0))
+    monkeypatch.setattr(estimate, "free_memory_bytes", lambda device: None)
+    train_tab = estimate.estimate_run(spec, config, measure=False)
+    assert train_tab.memory["device_type"] == "cuda" and train_tab.input_size == spec.input_size
+    analysis = analyze(spec, batch_size=128)
+    assert analysis.training_memory_bytes(128) == train_tab.training_memory_bytes
+    label, value = next(card for card in summary_cards(analysis, batch_size=128) if "Training memory" in card[0])
+    assert label == "Training memory (batch 128, fp32, Adam, GPU)"
+    assert value == human_bytes(train_tab.training_memory_bytes) and value in headline_html(analysis, batch_size=128)
+    assert f"| {label} | {value} | {value} | ±0 B (+0.0%) |" in compare_markdown(analysis, analysis, batch_size=128)
+    assert f"training memory, batch 128: {value} " in format_summary(analysis)
+    monkeypatch.undo()
+    on_cpu = estimate.estimate_run(spec, TrainConfig(**{**config.to_dict(), "device": "cpu"}), measure=False)
+    assert on_cpu.memory["device_type"] == "cpu"
+    assert analysis.training_memory_bytes(128, device_type="cpu") == on_cpu.training_memory_bytes
 
 
 def test_batch_size_is_recorded_and_validated() -> None:

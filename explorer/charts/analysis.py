@@ -96,16 +96,25 @@ def shape_flow_chart(analysis: Analysis, *, log_scale: bool = True) -> go.Figure
                    xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45), showlegend=True)
 
 
+#: What the Explore figures of training memory assume (the Train tab's memory model, with these settings).
+MEMORY_ASSUMPTIONS = "fp32, Adam, GPU"
+
+
 def memory_chart(analysis: Analysis, batch_sizes: Sequence[int] = (1, 8, 32, 128, 256)) -> go.Figure:
-    """Training memory estimate by batch size, split into weights+grads+optimizer and activations."""
-    fixed = analysis.training_memory_bytes(0)
+    """The modelled peak of a training step by batch size (:meth:`Analysis.training_memory`, the Train tab's
+    model; fp32, Adam, on a GPU), split into what does not grow with the batch (weights, Adam's two moments, the
+    GPU's workspace) and what does at the peak (activations kept for backward and the gradients that exist then,
+    or, when the optimizer step is the peak, the gradients and its temporaries)."""
+    estimates = [analysis.training_memory(batch) for batch in batch_sizes]
+    fixed = [estimate.weights + estimate.optimizer_state + estimate.workspace for estimate in estimates]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=[str(batch) for batch in batch_sizes], y=[fixed / 2**20] * len(batch_sizes),
-                         name="weights + grads + Adam state", marker_color="#4C78A8"))
+    fig.add_trace(go.Bar(x=[str(batch) for batch in batch_sizes], y=[value / 2**20 for value in fixed],
+                         name="weights + Adam state + workspace", marker_color="#4C78A8"))
     fig.add_trace(go.Bar(x=[str(batch) for batch in batch_sizes],
-                         y=[batch * analysis.saved_activation_bytes / 2**20 for batch in batch_sizes],
-                         name="saved activations", marker_color="#F58518"))
-    return _layout(fig, "Training memory estimate (fp32, MiB)", barmode="stack", showlegend=True,
+                         y=[(estimate.total - value) / 2**20 for estimate, value in zip(estimates, fixed)],
+                         name="activations + gradients at the peak", marker_color="#F58518",
+                         hovertext=[f"peak in the {estimate.peak_phase}" for estimate in estimates]))
+    return _layout(fig, f"Training memory estimate ({MEMORY_ASSUMPTIONS}; MiB)", barmode="stack", showlegend=True,
                    xaxis=dict(title="batch size", type="category"), yaxis=dict(title="MiB"))
 
 
@@ -127,7 +136,8 @@ def summary_cards(analysis: Analysis, *, batch_size: int) -> list[tuple[str, str
         ("Parameters", f"{human_count(analysis.total_params)} ({analysis.total_params:,})"),
         ("MACs / image", human_count(analysis.total_macs)),
         ("Parameter memory", human_bytes(analysis.param_bytes)),
-        (f"Training memory (batch {batch_size})", human_bytes(analysis.training_memory_bytes(batch_size))),
+        (f"Training memory (batch {batch_size}, {MEMORY_ASSUMPTIONS})",
+         human_bytes(analysis.training_memory_bytes(batch_size))),
         ("Receptive field", f"{analysis.feature_receptive_field} px"),
         ("Output", shape_text(analysis.output_shape)),
     ]

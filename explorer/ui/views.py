@@ -5,7 +5,8 @@ import html
 from typing import Any
 
 from ..analysis import Analysis, LayerAnalysis
-from ..charts.analysis import macs_chart, memory_chart, params_chart, shape_flow_chart, summary_cards
+from ..charts.analysis import (MEMORY_ASSUMPTIONS, macs_chart, memory_chart, params_chart, shape_flow_chart,
+                               summary_cards)
 from ..report import human_bytes, human_count, shape_text
 
 CHARTS = ("Parameters", "Shape flow", "MACs", "Memory")
@@ -70,7 +71,7 @@ def compare_markdown(first: Analysis, second: Analysis, *, batch_size: int, labe
         ("Parameters", first.total_params, second.total_params, lambda v: f"{v:,.0f}"),
         ("MACs / image", first.total_macs, second.total_macs, human_count),
         ("Parameter memory", first.param_bytes, second.param_bytes, human_bytes),
-        (f"Training memory (batch {batch_size})", first.training_memory_bytes(batch_size),
+        (f"Training memory (batch {batch_size}, {MEMORY_ASSUMPTIONS})", first.training_memory_bytes(batch_size),
          second.training_memory_bytes(batch_size), human_bytes),
         ("Receptive field (px)", first.feature_receptive_field, second.feature_receptive_field, lambda v: f"{v:.0f}"),
     ]
