@@ -153,7 +153,7 @@ def test_describe_network_says_which_network_start_trains() -> None:
     trained = spec.replace(input_size=32)  # the short recipe's size on a CPU; shapes has 10 classes like the spec
     assert trained.planned_params() != spec.planned_params()
     assert f"{spec.planned_params():,} parameters" in text  # the spec as it is
-    assert f"at input 1x32x32: {trained.planned_params():,} parameters" in text  # what Start trains
+    assert f"**Start trains** input 1x32x32: **{trained.planned_params():,} parameters**" in text
     assert "channel(s)" not in text and "Images from shapes (1 channel) are converted to the network's 1 channel" \
         not in text  # no conversion when they agree
     token = re.search(r"\]\(\?spec=([A-Za-z0-9_-]+)\)", text).group(1)
@@ -167,7 +167,7 @@ def test_describe_network_says_which_network_start_trains() -> None:
     vgg16 = get_preset("vgg16").spec
     text = train_panel.describe_network(vgg16, "short", "shapes", "cpu", 0)
     trained = vgg16.replace(input_size=32, num_classes=10)
-    assert f"{trained.planned_params():,} parameters" in text and "with 10 outputs" in text
+    assert f"**{trained.planned_params():,} parameters**" in text and "input 3x32x32, 10 outputs" in text
     assert "(1 channel) are converted to the network's 3 channels" in text
     assert decode_spec(re.search(r"\?spec=([A-Za-z0-9_-]+)", text).group(1)) == trained
     refused = train_panel.describe_network(vgg16, "short", "shapes", "cpu", 4)

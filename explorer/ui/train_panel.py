@@ -210,13 +210,13 @@ def describe_network(spec_dict: Spec | dict | None, recipe_kind: str = "short", 
         return f"{head}<br>**Start trains this network as it is**, on {info.label}.{channels}"
     changes = []
     if trained_size != spec.input_size:
-        changes.append(f"at input {trained.in_channels}x{trained_size}x{trained_size}")
+        changes.append(f"input {trained.in_channels}x{trained_size}x{trained_size}")
     if trained.num_classes != spec.num_classes:
-        changes.append(f"with {plural(trained.num_classes, 'output')}, one per class of {info.label} (the spec has "
+        changes.append(f"{plural(trained.num_classes, 'output')}, one per class of {info.label} (the spec has "
                        f"{spec.num_classes:,})")
     link = f"?spec={encode_spec(trained)}"
     size_note = f" {why}" if trained_size != spec.input_size and why else ""
-    return (f"{head}<br>**Start trains it {' and '.join(changes)}: {trained.planned_params():,} parameters** "
+    return (f"{head}<br>**Start trains** {', '.join(changes)}: **{trained.planned_params():,} parameters** "
             f"([open the trained network in Explore]({link})).{size_note}{channels}")
 
 
