@@ -21,6 +21,14 @@ class Preset:
     description: str  # one line
     source: str  # where the numbers come from
     spec: Spec
+    description_zh: str = ""  # the description in Simplified Chinese (shown on a Chinese page)
+
+    def label(self, *, zh: bool = False) -> str:
+        """The preset as a picker shows it: ``"vgg16 — VGG-16 as in torchvision: ..."`` (70 characters of
+        description; the Chinese description whole when ``zh``)."""
+        if zh and self.description_zh:
+            return f"{self.name} — {self.description_zh}"
+        return f"{self.name} — {self.description[:70]}"
 
 
 @lru_cache(maxsize=None)
@@ -30,7 +38,7 @@ def _load_all() -> dict[str, Preset]:
         data = json.loads(path.read_text(encoding="utf-8"))
         name = data.get("name", path.stem)
         presets[name] = Preset(name=name, description=data["description"], source=data["source"],
-                               spec=parse_spec(data["spec"]))
+                               spec=parse_spec(data["spec"]), description_zh=data.get("description_zh", ""))
     return presets
 
 

@@ -355,7 +355,7 @@ def test_buttons_are_named_as_the_page_shows_them(panels):
     assert f"**{load_zh}**" in text and "Load this network" not in text
     walkthrough, _, text, _, _ = lessons.pick("googlenet", load_preset("vgg16").to_dict(), chinese)
     assert f"**{load_zh}**" in walkthrough and f"**{load_zh}**" in text  # the wrong-family message too
-    assert f"**{ZH['Explore']}** tab" in text and "Explore" not in text
+    assert f"**{ZH['Explore']}**页" in text and "Explore" not in text and " tab" not in text  # Chinese throughout
     walkthrough, text, _, _ = lessons.refresh("nin", None, False, FakeRequest("en-GB,en"))
     assert "**Load this network**" in walkthrough and "**Load this network**" in text
     updates = lessons.load("vgg", 1, "Parameters", False, None, False, chinese)

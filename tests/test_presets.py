@@ -22,9 +22,9 @@ def test_presets_dir_is_the_repository_folder() -> None:
 @pytest.mark.parametrize("path", PRESET_FILES, ids=lambda path: path.stem)
 def test_preset_file_is_well_formed(path: Path) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert set(data) == {"name", "description", "source", "spec"}
+    assert set(data) == {"name", "description", "description_zh", "source", "spec"}
     assert data["name"] == path.stem
-    for key in ("description", "source"):
+    for key in ("description", "description_zh", "source"):
         text = data[key]
         assert isinstance(text, str) and text.strip() == text and len(text) >= 10
         assert "\n" not in text
@@ -32,6 +32,7 @@ def test_preset_file_is_well_formed(path: Path) -> None:
     preset = get_preset(path.stem)
     assert preset.spec == spec == load_preset(path.stem)
     assert (preset.description, preset.source) == (data["description"], data["source"])
+    assert preset.description_zh == data["description_zh"] and preset.label(zh=True).endswith(data["description_zh"])
 
 
 def test_list_presets_covers_every_file_sorted() -> None:

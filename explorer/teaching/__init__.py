@@ -16,6 +16,9 @@ Rules for both:
 * Numbers come from :mod:`explorer.teaching.facts` (named, tested quantities) or straight from the analysis
   record (``analysis.blocks``: kind, name, params, receptive_field, branches), never from parsing module
   names; percentages through :func:`facts.percent`, ratios through :func:`facts.times`.
+* Every text exists in English and in Simplified Chinese: ``describe`` and ``ask`` take ``zh`` (keyword, default
+  False) and write each sentence in both languages with :func:`pick` (``pick(zh, f"English", f"中文")``), so the
+  numbers are computed once; a lesson has ``title_zh`` and ``steps_zh`` beside ``title`` and ``steps``.
 * A walkthrough refers to the page's buttons and labels by placeholder (``**{load}**``, ``**{explore}**`` ...,
   see :data:`UI_LABELS`), so the page fills in the label as the browser shows it (English or Chinese).
 * Generic code (``explorer.explain``, ``explorer.lessons``, the Lessons panel) reaches a family only through
@@ -52,6 +55,11 @@ UI_LABELS: dict[str, str] = {
 }
 
 
+def pick(zh: bool, english_text: str, chinese_text: str) -> str:
+    """The Chinese text when ``zh``, else the English one (both already formatted with the same numbers)."""
+    return chinese_text if zh else english_text
+
+
 def english(text: str) -> str:
     """The identity translation."""
     return text
@@ -71,7 +79,7 @@ def ui_label(name: str, translate: Translate = english) -> str:
 class Question:
     """One question; the answer is computed from the network the lesson is rendered for."""
 
-    prompt: str  # Markdown
+    prompt: str  # Markdown, in the language asked for
     answer: str | int | float  # an int for a single count; a short text when it holds several figures
     explanation: str  # Markdown: how the answer follows from the numbers
 
@@ -86,19 +94,26 @@ class Lesson:
     family: str  # the registered family the questions are about
     # Markdown, numbered steps on the page; "{load}", "{explore}" ... are the UI labels of UI_LABELS.
     steps: str
-    # (spec, analysis) -> Markdown paragraph about the loaded network, with its numbers.
-    describe: Callable[[Spec, Analysis], str] = field(repr=False, compare=False)
-    # (spec, analysis) -> the questions with computed answers.
-    ask: Callable[[Spec, Analysis], list[Question]] = field(repr=False, compare=False)
+    # (spec, analysis, *, zh=False) -> Markdown paragraph about the loaded network, with its numbers.
+    describe: Callable[..., str] = field(repr=False, compare=False)
+    # (spec, analysis, *, zh=False) -> the questions with computed answers.
+    ask: Callable[..., list[Question]] = field(repr=False, compare=False)
+    title_zh: str = ""  # the title in Simplified Chinese
+    steps_zh: str = ""  # the steps in Simplified Chinese, with the same placeholders
 
     @property
     def walkthrough(self) -> str:
         """The steps with the English labels."""
         return self.walkthrough_in(english)
 
-    def walkthrough_in(self, translate: Translate = english) -> str:
-        """The steps with the labels as ``translate`` shows them (the page's language)."""
-        return self.steps.format(**ui_labels(translate))
+    def walkthrough_in(self, translate: Translate = english, *, zh: bool = False) -> str:
+        """The steps with the labels as ``translate`` shows them (the page's language); Chinese steps when
+        ``zh``."""
+        steps = self.steps_zh if zh and self.steps_zh else self.steps
+        return steps.format(**ui_labels(translate))
+
+    def title_in(self, *, zh: bool = False) -> str:
+        return self.title_zh if zh and self.title_zh else self.title
 
     def applies_to(self, spec: Spec) -> bool:
         """Whether ``spec`` belongs to the lesson's family (as the registry says)."""
@@ -106,32 +121,37 @@ class Lesson:
 
         return family_of(spec) is family_of(self.family)
 
-    def wrong_family_message(self, spec: Spec, translate: Translate = english) -> str:
+    def wrong_family_message(self, spec: Spec, translate: Translate = english, *, zh: bool = False) -> str:
         from ..families import family_of
 
         label, explore = family_of(self.family).label, ui_label("explore", translate)
+        if zh:
+            return (f"本课讲的是 **{label}**，但**{explore}**页上的网络是 **{spec.family_label}**。点击"
+                    f"**{ui_label('load', translate)}**载入 `{self.preset}`（或在**{explore}**页选任意一个 {label} "
+                    "预设），问题就会用它的数字。")
         return (f"This lesson is about **{label}**, but the network on the **{explore}** tab is a "
                 f"**{spec.family_label}**. Click **{ui_label('load', translate)}** to load `{self.preset}` (or "
                 f"pick any {label} preset on the **{explore}** tab); the questions then use its numbers.")
 
-    def questions(self, spec: Spec, analysis: Analysis) -> list[Question]:
+    def questions(self, spec: Spec, analysis: Analysis, *, zh: bool = False) -> list[Question]:
         """The questions with answers computed from ``spec`` and ``analysis``; empty for another family."""
         check_pair(spec, analysis)
-        return list(self.ask(spec, analysis)) if self.applies_to(spec) else []
+        return list(self.ask(spec, analysis, zh=zh)) if self.applies_to(spec) else []
 
     def render(self, spec: Spec, analysis: Analysis, *, questions: list[Question] | None = None,
-               translate: Translate = english) -> str:
+               translate: Translate = english, zh: bool = False) -> str:
         """Markdown about the loaded network (its live numbers) and the questions, without their answers.
 
         Pass ``questions`` when they are already computed, to compute them once.
         """
         check_pair(spec, analysis)
         if not self.applies_to(spec):
-            return self.wrong_family_message(spec, translate)
-        asked = self.questions(spec, analysis) if questions is None else questions
-        return "\n".join([f"#### The network on the {ui_label('explore', translate)} tab",
-                          self.describe(spec, analysis), "",
-                          "#### Questions", questions_markdown(asked)])
+            return self.wrong_family_message(spec, translate, zh=zh)
+        asked = self.questions(spec, analysis, zh=zh) if questions is None else questions
+        explore = ui_label('explore', translate)
+        return "\n".join([pick(zh, f"#### The network on the {explore} tab", f"#### {explore}页上的网络"),
+                          self.describe(spec, analysis, zh=zh), "",
+                          pick(zh, "#### Questions", "#### 问题"), questions_markdown(asked)])
 
 
 def check_pair(spec: Spec, analysis: Analysis) -> None:
@@ -145,11 +165,11 @@ def questions_markdown(questions: list[Question]) -> str:
     return "\n".join(f"{index}. {question.prompt}" for index, question in enumerate(questions, 1))
 
 
-def answers_markdown(questions: list[Question]) -> str:
+def answers_markdown(questions: list[Question], *, zh: bool = False) -> str:
     """Each answer in bold, then how it follows from the numbers."""
     if not questions:
-        return "No answers: load the lesson's network first."
-    lines = ["#### Answers"]
+        return pick(zh, "No answers: load the lesson's network first.", "还没有答案：请先载入本课的网络。")
+    lines = [pick(zh, "#### Answers", "#### 答案")]
     for index, question in enumerate(questions, 1):
         lines += [f"{index}. **{format_answer(question.answer)}**", "", f"   {question.explanation}", ""]
     return "\n".join(lines)
@@ -170,28 +190,38 @@ def size_text(size: int) -> str:
     return f"{size}x{size}"
 
 
-def network_line(spec: Spec, analysis: Analysis) -> str:
+def network_line(spec: Spec, analysis: Analysis, *, zh: bool = False) -> str:
     """'It takes a 3x224x224 input and predicts 1000 classes: **N** parameters and **M** MACs per image.'"""
+    if zh:
+        return (f"输入为 {shape_text(analysis.input_shape)}，预测 {spec.num_classes} 个类别：共 "
+                f"**{analysis.total_params:,}** 个参数，每张图像 **{human_count(analysis.total_macs)}** 次乘加运算（MACs）。")
     return (f"It takes a {shape_text(analysis.input_shape)} input and predicts {spec.num_classes} classes: "
             f"**{analysis.total_params:,}** parameters and **{human_count(analysis.total_macs)}** "
             f"multiply-adds (MACs) per image.")
 
 
-def describe_layer_params(analysis: Analysis, layer: LayerAnalysis) -> str:
+def describe_layer_params(analysis: Analysis, layer: LayerAnalysis, *, zh: bool = False) -> str:
     """'`name` reads ... : a·b weights + b biases = n.' for a linear or conv layer."""
     if layer.kind == "linear":
         inputs = math.prod(layer.input_shape)
         out = layer.output_shape[0]
         flat = facts.map_before(analysis, layer)
-        source = f" (the {shape_text(flat)} map, flattened)" if flat and len(flat) > 1 else ""
         biases = layer.params - inputs * out
+        if zh:
+            source = f"（{shape_text(flat)} 的特征图展平后）" if flat and len(flat) > 1 else ""
+            return (f"`{layer.name}` 读入 {inputs:,} 个值{source}，有 {out:,} 个输出：{inputs:,}·{out:,} 个权重 + "
+                    f"{biases:,} 个偏置 = {layer.params:,}。")
+        source = f" (the {shape_text(flat)} map, flattened)" if flat and len(flat) > 1 else ""
         return (f"`{layer.name}` reads {inputs:,} values{source} and has {out:,} outputs: {inputs:,}·{out:,} "
                 f"weights + {biases:,} biases = {layer.params:,}.")
     if layer.kind == "conv":
         kernel = layer.kernel_size or 1
+        if zh:
+            return (f"`{layer.name}` 是一个 {kernel}x{kernel} 卷积层，从 {layer.input_shape[0]:,} 个通道到 "
+                    f"{layer.output_shape[0]:,} 个通道：{layer.params:,} 个参数。")
         return (f"`{layer.name}` is a {kernel}x{kernel} conv from {layer.input_shape[0]:,} to "
                 f"{layer.output_shape[0]:,} channels: {layer.params:,} parameters.")
-    return f"`{layer.name}` has {layer.params:,} parameters."
+    return pick(zh, f"`{layer.name}` has {layer.params:,} parameters.", f"`{layer.name}` 有 {layer.params:,} 个参数。")
 
 
 def parameters_section(analysis: Analysis) -> str:

@@ -85,8 +85,22 @@ STEPS = """\
    each edit — the answers follow it.
 """
 
+STEPS_ZH = """\
+1. 点击**{load}**载入 `alexnet_original`——2012 年论文中的网络：输入 227x227，卷积通道为 96-256-384-384-256，
+   conv1 和 conv2 之后有局部响应归一化（LRN），conv2/4/5 分成两组——然后打开**{explore}**页。
+2. 看结构图：五个卷积层、三个最大池化层、三个全连接层。
+3. 在**{layers}**表中跟踪 conv1：它的输出、`features.conv1.lrn`（形状不变，0 个参数），然后是 3x3/2 最大池化。
+4. 取消勾选**{overlapping}**，观察尺寸的变化；把**{groups}**设为 1，观察 conv2 的参数量翻倍。
+5. 把**{chart}**切换到*{parameters}*并勾选*{log_scale}*：全连接层远远大于卷积层。每次修改后回到这里——答案会随之变化。
+"""
 
-def describe(spec: AlexNetSpec, analysis: Analysis) -> str:
+
+def describe(spec: AlexNetSpec, analysis: Analysis, *, zh: bool = False) -> str:
+    if zh:
+        pool = "重叠的 3x3/2" if spec.overlapping_pool else "普通的 2x2/2"
+        return (f"一个 AlexNet，卷积通道为 {'-'.join(map(str, spec.conv_channels))}，有 {len(spec.hidden_sizes) + 1} 个"
+                f"全连接层；LRN {'开启' if spec.lrn else '关闭'}，{pool}最大池化，groups = {spec.groups}。"
+                f"{network_line(spec, analysis, zh=True)}")
     options = [f"LRN {'on' if spec.lrn else 'off'}",
                f"{'overlapping 3x3/2' if spec.overlapping_pool else 'plain 2x2/2'} max-pools",
                f"groups = {spec.groups}"]
@@ -94,7 +108,9 @@ def describe(spec: AlexNetSpec, analysis: Analysis) -> str:
             f"{plural(len(spec.hidden_sizes) + 1, 'FC layer')}; {', '.join(options)}. {network_line(spec, analysis)}")
 
 
-def ask(spec: AlexNetSpec, analysis: Analysis) -> list[Question]:
+def ask(spec: AlexNetSpec, analysis: Analysis, *, zh: bool = False) -> list[Question]:
+    if zh:
+        return _ask_zh(spec, analysis)
     questions = []
     # Q1: the first max-pool, overlapping vs not.
     conv1 = _conv1(analysis)
@@ -174,7 +190,76 @@ def ask(spec: AlexNetSpec, analysis: Analysis) -> list[Question]:
     return questions
 
 
+def _ask_zh(spec: AlexNetSpec, analysis: Analysis) -> list[Question]:
+    """:func:`ask` in Simplified Chinese (the same questions and numbers)."""
+    questions = []
+    conv1 = _conv1(analysis)
+    pool1 = next(layer for layer in analysis.layers if layer.kind == "maxpool")
+    size = conv1.output_shape[-1]
+    overlap, plain = _pool_sizes(size)
+    if overlap == plain:
+        same = "两种方式尺寸相同：重叠窗口并不会让特征图缩得更小，而是让相邻窗口共享一行和一列像素。"
+    else:
+        same = (f"这里重叠窗口得到的特征图每边{'小' if overlap < plain else '大'} {abs(plain - overlap)} 个像素，"
+                "并且相邻窗口共享一行和一列像素。")
+    used = "3x3/2（重叠）" if spec.overlapping_pool else "2x2/2"
+    questions.append(Question(
+        prompt=(f"conv1 输出 {shape_text(conv1.output_shape)} 的特征图。经过第一个最大池化层后，若用步幅为 2 的重叠 3x3 "
+                "窗口，空间尺寸是多少？若用步幅为 2 的普通 2x2 窗口呢？"),
+        answer=f"3x3/2 得 {size_text(overlap)}，2x2/2 得 {size_text(plain)}",
+        explanation=(f"⌊(size − k)/stride⌋ + 1：⌊({size} − 3)/2⌋ + 1 = {overlap}，⌊({size} − 2)/2⌋ + 1 = {plain}。"
+                     f"{same}论文报告重叠池化让 top-1 错误率降低了 0.4%，并让过拟合稍难发生。这个网络使用 {used}："
+                     f"各层表显示 `{pool1.name}` 之后为 {shape_text(pool1.output_shape)}。")))
+
+    split = _split_convs(analysis)
+    names = ", ".join(layer.block for layer in split)
+    groups = spec.groups if spec.groups > 1 else TWO_GPUS
+    odd = [layer for layer in split if layer.input_shape[0] % groups or layer.output_shape[0] % groups]
+    if odd:
+        questions.append(Question(
+            prompt=f"把 {names} 分成两组（双 GPU 布局）能节省多少个权重？",
+            answer="一个也不能：这些宽度无法分成两半",
+            explanation=(f"{odd[0].block} 读入 {odd[0].input_shape[0]} 个通道、输出 {odd[0].output_shape[0]} 个通道："
+                         "分组卷积要求两者都能被组数整除。请使用偶数通道数，例如论文中的 96-256-384-384-256。")))
+    else:
+        saved = _group_saving(split, groups)
+        ungrouped_total = analysis.total_params + (saved if spec.groups > 1 else 0)
+        per_conv = "；".join(f"{layer.block}：{full:,} → {halves:,}" for layer in split
+                            for full, halves in [_full_and_split(layer, groups)])
+        prompt = (f"{names} 被分成两组（论文中的双 GPU 布局）。与完整的卷积相比，这节省了多少个权重？"
+                  if spec.groups > 1 else
+                  f"这个网络的 groups = 1。把 {names} 分成两组（论文中的双 GPU 布局）能节省多少个权重？")
+        questions.append(Question(
+            prompt=prompt, answer=saved,
+            explanation=(f"分组卷积的每一半只读取一半的输入通道，所以权重减半（偏置不变）：少了 "
+                         f"k²·C_in·C_out·(1 − 1/{groups}) 个。不分组 → 分组时的参数量：{per_conv}。节省：{saved:,}"
+                         f"（{human_count(saved)}），占不分组网络的 {percent(saved, ungrouped_total)}。")))
+
+    with_lrn = analysis if spec.lrn else analyze(replace(spec, lrn=True))
+    lrn_layers = [layer for layer in with_lrn.layers if layer.kind == "lrn"]
+    lrn_params = sum(layer.params for layer in lrn_layers)
+    where = " 和 ".join(layer.block for layer in lrn_layers)
+    questions.append(Question(
+        prompt=(f"{len(lrn_layers)} 个局部响应归一化层（在 {where} 之后）有多少个参数？" if spec.lrn else
+                f"这个网络关闭了 LRN。{len(lrn_layers)} 个 LRN 层（在 {where} 之后）会增加多少个参数？"),
+        answer=lrn_params,
+        explanation=(lrn_formulas(spec.lrn_size, spec.lrn_alpha, spec.lrn_beta, spec.lrn_k, zh=True)
+                     + "这些常数是固定的：没有任何需要学习的参数。取代它的批量归一化则为每个通道学习两个参数。")))
+
+    fc = [layer for layer in analysis.layers if layer.kind == "linear"]
+    fc_params = sum(layer.params for layer in fc)
+    share = head_share(analysis)
+    questions.append(Question(
+        prompt="全连接层的参数占全部参数的多少？",
+        answer=f"{percent(fc_params, analysis.total_params)}（{analysis.total_params:,} 个中的 {fc_params:,} 个）",
+        explanation=("全连接层有 " + " + ".join(f"{layer.params:,}" for layer in fc)
+                     + f" = {fc_params:,} 个参数。{describe_layer_params(analysis, fc[0], zh=True)}五个卷积层完成了 "
+                     f"{percent(share.feature_macs, share.total_macs)} 的乘加运算，却只占其余的参数。")))
+    return questions
+
+
 LESSONS: tuple[Lesson, ...] = (
     Lesson(id="alexnet", title="AlexNet: LRN, overlapping pooling and two GPUs", preset="alexnet_original",
-           family="alexnet", steps=STEPS, describe=describe, ask=ask),
+           family="alexnet", steps=STEPS, describe=describe, ask=ask,
+           title_zh="AlexNet：LRN、重叠池化和两块 GPU", steps_zh=STEPS_ZH),
 )

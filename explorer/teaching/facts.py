@@ -23,12 +23,15 @@ def percent(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "n/a"
 
 
-def times(small: float, large: float) -> str:
-    """'20.9x fewer', '1.3x more' or 'the same': ``small`` compared with ``large``."""
+def times(small: float, large: float, *, zh: bool = False) -> str:
+    """'20.9x fewer', '1.3x more' or 'the same': ``small`` compared with ``large`` (in Chinese when ``zh``:
+    '约为后者的 1/20.9', '是后者的 1.3 倍', '相同')."""
     if not small or not large:
-        return "n/a"
+        return "无法比较" if zh else "n/a"
     if small == large:
-        return "the same"
+        return "相同" if zh else "the same"
+    if zh:
+        return f"约为后者的 1/{large / small:.1f}" if small < large else f"是后者的 {small / large:.1f} 倍"
     return f"{large / small:.1f}x fewer" if small < large else f"{small / large:.1f}x more"
 
 
@@ -244,9 +247,14 @@ def lrn_pytorch_alpha(paper_alpha: float, size: int) -> float:
     return paper_alpha * size
 
 
-def lrn_formulas(size: int, paper_alpha: float, beta: float, k: float) -> str:
+def lrn_formulas(size: int, paper_alpha: float, beta: float, k: float, *, zh: bool = False) -> str:
     """The paper's formula, PyTorch's, and how the constants map (Markdown, one paragraph)."""
     torch_alpha = lrn_pytorch_alpha(paper_alpha, size)
+    if zh:
+        return (f"论文写作 b = a / (k + α·Σ a²)^β，求和范围是相邻的 n = {size} 个通道，其中 k = {k:g}，α = "
+                f"{paper_alpha:g}，β = {beta:g}。PyTorch 的 `nn.LocalResponseNorm` 计算 b = a / (k + α′/n·Σ a²)^β："
+                f"它把 α′ 除以 n。所以模型取 α′ = α·n = {paper_alpha:g}·{size} = {torch_alpha:g}，而 α′/n = "
+                f"{paper_alpha:g} 又回到论文中的 α。")
     return (f"The paper writes b = a / (k + α·Σ a²)^β, the sum over n = {size} neighbouring channels, with "
             f"k = {k:g}, α = {paper_alpha:g}, β = {beta:g}. PyTorch's `nn.LocalResponseNorm` computes "
             f"b = a / (k + α′/n·Σ a²)^β: it divides α′ by n. So the model gets α′ = α·n = {paper_alpha:g}·{size} "

@@ -112,15 +112,30 @@ STEPS = """\
 5. Change the block type to *bottleneck*, or add a stage, then come back: the answers follow your edit.
 """
 
+STEPS_ZH = """\
+1. 点击**{load}**载入 `d2l_resnet18`（d2l 中用于 Fashion-MNIST 的 ResNet-18：输入 1x96x96，10 个类别），然后打开
+   **{explore}**页。
+2. 看结构图：一个主干（stem），然后是分成四个阶段的八个残差块，每个残差块都有一条主路径和一条捷径（shortcut），
+   两者相加。第 2–4 阶段的第一个块把尺寸减半、通道数加倍。
+3. 把**{chart}**切换到*{parameters}*：比较捷径是 1x1 卷积的块和捷径是恒等映射的块。
+4. 打开*{why}*：表中列出每个阶段主路径和捷径的参数量。
+5. 把块类型改为 *bottleneck*，或者添加一个阶段，然后回到这里：答案会随你的修改而变。
+"""
 
-def describe(spec: ResNetSpec, analysis: Analysis) -> str:
+
+def describe(spec: ResNetSpec, analysis: Analysis, *, zh: bool = False) -> str:
     _, _, projections, identities = shortcut_totals(analysis)
+    if zh:
+        return (f"一个 ResNet，有 {len(spec.stages)} 个由 {spec.block} 块组成的阶段（{spec.num_blocks} 个残差块："
+                f"{identities} 个使用恒等捷径，{projections} 个使用 1x1 卷积投影）。{network_line(spec, analysis, zh=True)}")
     return (f"A ResNet with {plural(len(spec.stages), 'stage')} of {spec.block} blocks "
             f"({plural(spec.num_blocks, 'residual block')}: {identities} with an identity shortcut, "
             f"{projections} with a 1x1-conv projection). {network_line(spec, analysis)}")
 
 
-def ask(spec: ResNetSpec, analysis: Analysis) -> list[Question]:
+def ask(spec: ResNetSpec, analysis: Analysis, *, zh: bool = False) -> list[Question]:
+    if zh:
+        return _ask_zh(spec, analysis)
     main, projection, projections, identities = shortcut_totals(analysis)
     questions = [Question(
         prompt=("How many parameters do all the shortcuts hold together, and how many the main paths of the "
@@ -153,7 +168,39 @@ def ask(spec: ResNetSpec, analysis: Analysis) -> list[Question]:
     return questions
 
 
+def _ask_zh(spec: ResNetSpec, analysis: Analysis) -> list[Question]:
+    """:func:`ask` in Simplified Chinese (the same questions and numbers)."""
+    main, projection, projections, identities = shortcut_totals(analysis)
+    questions = [Question(
+        prompt="所有捷径一共有多少个参数？残差块的主路径又有多少个？",
+        answer=f"{projection:,} 对 {main:,}",
+        explanation=(f"{identities} 个恒等捷径没有参数：它们把 x 原样加上去。{projections} 个投影捷径（一个带步幅的 "
+                     f"1x1 卷积{' + BN' if spec.shortcut_bn else ''}）有 {projection:,} 个参数，占这些块参数的 "
+                     f"{percent(projection, main + projection)}。")),
+    ]
+    longest, shortest = longest_and_shortest_paths(analysis)
+    questions.append(Question(
+        prompt="只数卷积层和全连接层，从输入到输出最长的路径有多深？最短的路径（经过每一条捷径）又有多深？",
+        answer=f"{longest} 和 {shortest}",
+        explanation=(f"最长的路径经过每一条主路径（{longest} 层：网络名字里的数字数的就是这些层）；最短的路径跳过"
+                     f"每一条主路径（{shortest} 层）。梯度沿着短路径到达最前面的层，所以深度不会让它们得不到梯度。")))
+    residual = blocks_of_kind(analysis, "residual")
+    if residual:
+        first = residual[0]
+        questions.append(Question(
+            prompt=f"进入第一个残差块 `{first.name}` 的张量形状是什么？离开它的又是什么？",
+            answer=f"{shape_text(first.input_shape)} → {shape_text(first.output_shape)}",
+            explanation=(f"主干（7x7/2 卷积和 3x3/2 最大池化）把 {analysis.input_shape[-1]} 像素的输入缩小为 1/4。"
+                         f"`{first.name}` 的两条路径必须给出相同的形状才能相加；"
+                         + ("这里它们已经相同，所以捷径是恒等映射。"
+                            if not _branch(first, "shortcut").modules
+                            else "这里形状改变了，所以捷径是一个 1x1 卷积。")
+                         + f"这个块需要 {human_count(first.macs)} 次乘加运算。")))
+    return questions
+
+
 LESSONS: tuple[Lesson, ...] = (
     Lesson(id="resnet-shortcuts", title="ResNet: what a shortcut costs and what it buys", preset="d2l_resnet18",
-           family="resnet", steps=STEPS, describe=describe, ask=ask),
+           family="resnet", steps=STEPS, describe=describe, ask=ask,
+           title_zh="ResNet：捷径的代价与收益", steps_zh=STEPS_ZH),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..analysis import Analysis, BlockAnalysis
 from ..report import shape_text
 from ..specs import VGGSpec
-from . import (Lesson, Question, describe_layer_params, network_line, parameters_section, plural,
+from . import (Lesson, Question, describe_layer_params, network_line, parameters_section, pick, plural,
                receptive_field_section, size_text)
 from .facts import StackedConvs, blocks_of_kind, convs_of, first_fc, map_before, percent
 
@@ -60,11 +60,26 @@ STEPS = """\
    questions and answers follow your edit. The accordion *{why}* has the 3x3 table for every block.
 """
 
+STEPS_ZH = """\
+1. 点击**{load}**载入 `vgg16`，然后打开**{explore}**页。
+2. 看结构图：五个由 3x3 卷积组成的块，每块以一个 2x2 最大池化层结束，它把高和宽减半，而通道数从 64 翻倍增长到 512。
+3. 把**{chart}**切换到*{shape_flow}*：特征图从 224x224 缩小到 7x7，通道数则不断增加。
+4. 切换到*{parameters}*并勾选*{log_scale}*：找出那个远远大于其他层的层。
+5. 在**{layers}**表中看 **RF** 列（感受野）：一个输出能看到的范围随每个卷积层和每个池化层增长。
+6. 编辑 `conv_arch`：给第 4 块换一个宽度或深度，例如 `(2, 256)`，再回到这里——问题和答案会随你的修改而变。
+   折叠面板*{why}*里有每个块的 3x3 对照表。
+"""
 
-def describe(spec: VGGSpec, analysis: Analysis) -> str:
+
+def describe(spec: VGGSpec, analysis: Analysis, *, zh: bool = False) -> str:
     stacks = _stacks(analysis)
     sizes = " → ".join([str(analysis.input_shape[-1]), *(str(block.output_shape[-1]) for block, _ in stacks)])
     blocks = ", ".join(f"{stack.num_convs}×{stack.channels}" for _, stack in stacks)
+    if zh:
+        num_convs = sum(stack.num_convs for _, stack in stacks)
+        return (f"一个 VGG，有 {len(stacks)} 个块（{blocks}：3x3 卷积层数 × 通道数）、{num_convs} 个卷积层和 "
+                f"{len(spec.hidden_sizes) + 1} 个全连接层{'（以卷积实现）' if spec.fc_as_conv else ''}。"
+                f"{network_line(spec, analysis, zh=True)}最大池化层让特征图的边长依次为 {sizes} 像素。")
     fc_layers = plural(len(spec.hidden_sizes) + 1, "fully connected layer")
     return (f"A VGG with {plural(len(stacks), 'block')} ({blocks}: number of 3x3 convs × channels), "
             f"{plural(sum(stack.num_convs for _, stack in stacks), 'conv layer')} and {fc_layers}"
@@ -80,7 +95,7 @@ def _stack_block(stacks: list[tuple[BlockAnalysis, StackedConvs]]) -> int:
     return max(index for index, (_, stack) in enumerate(stacks) if stack.num_convs == deepest)
 
 
-def ask(spec: VGGSpec, analysis: Analysis) -> list[Question]:
+def ask(spec: VGGSpec, analysis: Analysis, *, zh: bool = False) -> list[Question]:
     questions = []
     # Q1: n stacked 3x3 convs vs one (2n+1)x(2n+1) conv, C channels in and out.
     stacks = _stacks(analysis)
@@ -91,57 +106,83 @@ def ask(spec: VGGSpec, analysis: Analysis) -> list[Question]:
     actual = sum(layer.params for layer in convs)
     first_in = convs[0].input_shape[0]
     if num_convs == 1:
-        stack_text = f"Block {index + 1} has a single 3x3 conv of {channels} channels (it sees 3x3 pixels)."
-        saving = ("No block of this network stacks 3x3 convs, so there is nothing to save: edit `conv_arch` to "
-                  "`(3, 512)` for a block and ask again.")
+        stack_text = pick(zh, f"Block {index + 1} has a single 3x3 conv of {channels} channels (it sees 3x3 pixels).",
+                          f"第 {index + 1} 块只有一个 {channels} 通道的 3x3 卷积层（它看到 3x3 个像素）。")
+        saving = pick(zh, "No block of this network stacks 3x3 convs, so there is nothing to save: edit `conv_arch` "
+                          "to `(3, 512)` for a block and ask again.",
+                      "这个网络没有哪个块堆叠了多个 3x3 卷积，所以没有可节省的：把 `conv_arch` 中某一块改成 `(3, 512)` "
+                      "再看一次。")
     else:
-        stack_text = (f"Block {index + 1} stacks {num_convs} 3x3 convs of {channels} channels; together they see "
-                      f"a {size_text(window)} window.")
-        saving = (f"The stack has {percent(stack.saved, stack.single_params)} fewer parameters and {num_convs} "
-                  "ReLUs instead of one.")
+        stack_text = pick(zh, f"Block {index + 1} stacks {num_convs} 3x3 convs of {channels} channels; together "
+                              f"they see a {size_text(window)} window.",
+                          f"第 {index + 1} 块堆叠了 {num_convs} 个 {channels} 通道的 3x3 卷积层；它们合起来看到 "
+                          f"{size_text(window)} 的窗口。")
+        saving = pick(zh, f"The stack has {percent(stack.saved, stack.single_params)} fewer parameters and "
+                          f"{num_convs} ReLUs instead of one.",
+                      f"堆叠的参数少 {percent(stack.saved, stack.single_params)}，而且有 {num_convs} 个 ReLU 而不是一个。")
     if first_in == channels:
-        real = (f"In this network the block reads {first_in} channels, so its convs hold exactly "
-                f"{actual:,} parameters (the Layers table).")
+        real = pick(zh, f"In this network the block reads {first_in} channels, so its convs hold exactly "
+                        f"{actual:,} parameters (the Layers table).",
+                    f"在这个网络中该块读入 {first_in} 个通道，所以它的卷积层正好有 {actual:,} 个参数（见各层表）。")
     else:
-        real = (f"In this network the block's first conv reads {first_in} channels from the block before, so "
-                f"the block's convs really hold {actual:,} parameters (the Layers table).")
+        real = pick(zh, f"In this network the block's first conv reads {first_in} channels from the block before, "
+                        f"so the block's convs really hold {actual:,} parameters (the Layers table).",
+                    f"在这个网络中该块的第一个卷积层从前一块读入 {first_in} 个通道，所以该块的卷积层实际有 "
+                    f"{actual:,} 个参数（见各层表）。")
     questions.append(Question(
-        prompt=(f"{stack_text} With {channels} channels in and out, how many parameters (weights + biases) does "
-                f"the stack have, and how many would one {size_text(window)} conv of the same width have?"),
-        answer=f"{stack.stacked_params:,} vs {stack.single_params:,}",
+        prompt=pick(zh, f"{stack_text} With {channels} channels in and out, how many parameters (weights + biases) "
+                        f"does the stack have, and how many would one {size_text(window)} conv of the same width "
+                        "have?",
+                    f"{stack_text}输入和输出都是 {channels} 个通道时，这组堆叠有多少个参数（权重 + 偏置）？同样宽度的"
+                    f"单个 {size_text(window)} 卷积层又有多少个？"),
+        answer=pick(zh, f"{stack.stacked_params:,} vs {stack.single_params:,}",
+                    f"{stack.stacked_params:,} 对 {stack.single_params:,}"),
         explanation=(f"n·(9·C² + C) = {num_convs}·(9·{channels}² + {channels}) = {stack.stacked_params:,}; "
-                     f"(2n+1)²·C² + C = {window * window}·{channels}² + {channels} = {stack.single_params:,}. "
-                     f"{saving} {real}")))
+                     f"(2n+1)²·C² + C = {window * window}·{channels}² + {channels} = {stack.single_params:,}"
+                     + pick(zh, f". {saving} {real}", f"。{saving}{real}"))))
 
     # Q2: the largest layer.
     biggest = max(analysis.layers, key=lambda layer: layer.params)
+    linear = biggest.kind == "linear"
     questions.append(Question(
-        prompt="Which layer holds the most parameters, and how many?",
-        answer=f"{biggest.name} ({biggest.params:,} parameters)",
-        explanation=(f"{describe_layer_params(analysis, biggest)} That is "
-                     f"{percent(biggest.params, analysis.total_params)} of all {analysis.total_params:,} "
-                     "parameters."
-                     + (" A conv reuses its small kernel at every position; a fully connected layer has one "
-                        "weight per input value and output." if biggest.kind == "linear" else ""))))
+        prompt=pick(zh, "Which layer holds the most parameters, and how many?", "哪一层的参数最多？有多少个？"),
+        answer=pick(zh, f"{biggest.name} ({biggest.params:,} parameters)", f"{biggest.name}（{biggest.params:,} 个参数）"),
+        explanation=pick(
+            zh, f"{describe_layer_params(analysis, biggest)} That is {percent(biggest.params, analysis.total_params)} "
+                f"of all {analysis.total_params:,} parameters."
+                + (" A conv reuses its small kernel at every position; a fully connected layer has one weight per "
+                   "input value and output." if linear else ""),
+            f"{describe_layer_params(analysis, biggest, zh=True)}这占全部 {analysis.total_params:,} 个参数的 "
+            f"{percent(biggest.params, analysis.total_params)}。"
+            + ("卷积层在每个位置重复使用它的小卷积核；全连接层则为每个输入值和每个输出各配一个权重。" if linear else ""))))
 
     # Q3: receptive field of the last block's output, its max-pool ("pool5" in VGG-16).
     last = stacks[-1][0]
     pool = next(layer for layer in reversed(analysis.layers_of(last.name)) if layer.kind == "maxpool")
     steps = ", ".join(f"{block.name}: {block.receptive_field}" for block, _ in stacks)
-    beyond = (f" That is more than the {analysis.input_shape[-1]}-pixel input: the outer part of the window is "
-              "padding." if last.receptive_field > analysis.input_shape[-1] else "")
+    larger = last.receptive_field > analysis.input_shape[-1]
+    beyond = pick(zh, f" That is more than the {analysis.input_shape[-1]}-pixel input: the outer part of the window "
+                      "is padding.", f"这比 {analysis.input_shape[-1]} 像素的输入还大：窗口的外围部分是填充。"
+                  ) if larger else ""
     questions.append(Question(
-        prompt=(f"What is the receptive field of the last max-pool (`{pool.name}`, pool{len(stacks)}): how many "
-                "input pixels per side can one of its outputs see?"),
+        prompt=pick(zh, f"What is the receptive field of the last max-pool (`{pool.name}`, pool{len(stacks)}): how "
+                        "many input pixels per side can one of its outputs see?",
+                    f"最后一个最大池化层（`{pool.name}`，即 pool{len(stacks)}）的感受野是多少：它的一个输出在每条边上"
+                    "能看到多少个输入像素？"),
         answer=last.receptive_field,
-        explanation=("Each 3x3 conv adds 2·jump pixels and each 2x2/2 max-pool adds 1·jump, then doubles the "
-                     "jump (the input pixels between neighbouring outputs, 1 at the input). After each block: "
-                     f"{steps}.{beyond} This is the headline's receptive field; the RF column of the Layers table "
-                     "shows every step, and a larger one from the head's flatten on (it reads the whole map).")))
+        explanation=pick(
+            zh, "Each 3x3 conv adds 2·jump pixels and each 2x2/2 max-pool adds 1·jump, then doubles the jump (the "
+                f"input pixels between neighbouring outputs, 1 at the input). After each block: {steps}.{beyond} "
+                "This is the headline's receptive field; the RF column of the Layers table shows every step, and a "
+                "larger one from the head's flatten on (it reads the whole map).",
+            "每个 3x3 卷积层加上 2·jump 个像素，每个 2x2/2 最大池化层加上 1·jump，然后把 jump 翻倍（jump 是相邻"
+            f"输出之间相隔的输入像素数，在输入处为 1）。每块之后：{steps}。{beyond}这就是顶部卡片上的感受野；"
+            "各层表的 RF 列显示每一步，从输出部分的展平（flatten）开始数值更大（它读取整张特征图）。")))
     return questions
 
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(id="vgg", title="VGG: blocks of 3x3 convolutions, and why 3x3", preset="vgg16", family="vgg",
-           steps=STEPS, describe=describe, ask=ask),
+           steps=STEPS, describe=describe, ask=ask, title_zh="VGG：由 3x3 卷积组成的块，以及为什么是 3x3",
+           steps_zh=STEPS_ZH),
 )

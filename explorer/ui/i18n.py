@@ -12,10 +12,16 @@ import gradio as gr
 _KEYS: dict[str, str] = {}  # key -> English text
 
 
-def tr(text: str) -> gr.i18n.I18nData:
-    """A translatable label. Keys are derived from the English text (dot-free, stable across runs)."""
+def tr(text: str, *, zh: str | None = None) -> gr.i18n.I18nData:
+    """A translatable label. Keys are derived from the English text (dot-free, stable across runs).
+
+    ``zh`` gives the Chinese text where it lives next to the English one (a lesson's ``title_zh``, a preset's
+    ``description_zh``) instead of in :data:`ZH`.
+    """
     key = "t" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
     _KEYS[key] = text
+    if zh:
+        ZH.setdefault(text, zh)
     return gr.i18n.I18nData(key)
 
 
@@ -126,4 +132,29 @@ ZH: dict[str, str] = {
     "curves and settings, not the weights: the checkpoint goes to the *Inspect* tab).":
         "**本浏览器会话中完成的每次训练**，并排显示。选两个或更多，叠加它们按轮数和按实际用时的测试准确率曲线，并查看"
         "差异。可下载训练记录以后再展示（记录文件包含曲线和设置，不含权重：检查点请在*透视网络*页上传）。",
+    # explore: the ResNet editor
+    "Stages (in → out derived)": "各阶段（输入 → 输出通道自动推导）", "Add stage": "添加一个阶段", "Style": "风格",
+    "each stage's first block strides; a 1x1-conv shortcut is used where the shape changes":
+        "每个阶段的第一个块负责步幅下采样；形状改变处的捷径（shortcut）使用 1x1 卷积",
+    "basic: 3x3 → 3x3 (ResNet-18/34); bottleneck: 1x1 → 3x3 → 1x1, out = 4 x channels":
+        "basic：3x3 → 3x3（ResNet-18/34）；bottleneck：1x1 → 3x3 → 1x1，输出 = 4 × channels",
+    "torchvision: no conv bias, shortcut 1x1 conv + BN; d2l: conv bias, no shortcut BN":
+        "torchvision：卷积无偏置，捷径为 1x1 卷积 + BN；d2l：卷积有偏置，捷径无 BN",
+    "7x7/2 conv → BN → ReLU → 3x3/2 max-pool": "7x7/2 卷积 → BN → ReLU → 3x3/2 最大池化",
+    # Teacher tab (only with EXPLORER_ADMIN_PASSWORD)
+    "Teacher": "教师",
+    "Enter the teacher password to see the training queue, stop the current run or clear the queue.":
+        "输入教师密码，即可查看训练队列、停止当前训练或清空队列。",
+    "Teacher password": "教师密码", "Show the queue": "显示队列", "Stop the current run": "停止当前训练",
+    "Clear the queue": "清空队列",
 }
+
+
+def _preset_labels() -> dict[str, str]:
+    """Each preset's picker label (:meth:`Preset.label`) -> its Chinese label, for ``tr(preset.label())``."""
+    from ..presets import list_presets
+
+    return {preset.label(): preset.label(zh=True) for preset in list_presets() if preset.description_zh}
+
+
+ZH.update(_preset_labels())

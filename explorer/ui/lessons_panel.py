@@ -19,6 +19,7 @@ from gradio.context import Context
 
 from ..analysis import analyze
 from ..lessons import LESSONS, Lesson, Translate, answers_markdown, english, get_lesson, ui_label
+from ..teaching import pick
 from ..presets import get_preset
 from ..specs import SpecError, parse_spec
 from .explore import ExplorePanel, clamp_batch, load_outputs, show_spec
@@ -61,33 +62,40 @@ class LessonsPanel:
         ``show_answers``) for the current network; the "Loaded ..." note is cleared, since the network may have
         changed since."""
         lesson, translate = _lesson(lesson_id), page_language(request)
+        zh = translate is chinese_label
         text, answers = lesson_view(lesson, current, translate)
-        return (lesson.walkthrough_in(translate), text, gr.update(value=answers, visible=bool(show_answers)), "")
+        return (lesson.walkthrough_in(translate, zh=zh), text, gr.update(value=answers, visible=bool(show_answers)),
+                "")
 
     def pick(self, lesson_id: str, current: Any, request: gr.Request = None) -> tuple[str, str, str, bool, Any]:
         """A new lesson: its walkthrough and text; the answers are hidden again."""
         lesson, translate = _lesson(lesson_id), page_language(request)
         text, answers = lesson_view(lesson, current, translate)
-        return lesson.walkthrough_in(translate), "", text, False, gr.update(value=answers, visible=False)
+        return (lesson.walkthrough_in(translate, zh=translate is chinese_label), "", text, False,
+                gr.update(value=answers, visible=False))
 
-    def toggle(self, lesson_id: str, current: Any, show_answers: bool) -> Any:
-        _, answers = lesson_view(_lesson(lesson_id), current)
+    def toggle(self, lesson_id: str, current: Any, show_answers: bool, request: gr.Request = None) -> Any:
+        _, answers = lesson_view(_lesson(lesson_id), current, page_language(request))
         return gr.update(value=answers, visible=bool(show_answers))
 
     def load(self, lesson_id: str, batch_size: Any, chart: str, log_scale: bool, pinned: dict | None,
              show_answers: bool, request: gr.Request = None) -> dict:
         """Load the lesson's preset into every Explore editor and render it; re-render the lesson for it."""
-        lesson = _lesson(lesson_id)
+        lesson, translate = _lesson(lesson_id), page_language(request)
+        zh = translate is chinese_label
         try:
             preset = get_preset(lesson.preset)
         except SpecError as exc:  # a preset file removed or broken: say so here, keep Explore as it is
-            raise gr.Error(f"The lesson's network could not be loaded: {exc}") from None
+            raise gr.Error(pick(zh, f"The lesson's network could not be loaded: {exc}",
+                                f"无法载入本课的网络：{exc}")) from None
         updates = show_spec(self.explore, preset.spec, preset=preset.name, batch_size=clamp_batch(batch_size),
                             chart=chart, log_scale=log_scale, pinned=pinned)
-        translate = page_language(request)
         text, answers = lesson_view(lesson, preset.spec.to_dict(), translate)
-        updates[self.status] = (f"Loaded `{preset.name}` into the **{ui_label('explore', translate)}** tab: open "
-                                "it to follow the steps. Edits there change the answers here.")
+        explore = ui_label('explore', translate)
+        updates[self.status] = pick(
+            zh, f"Loaded `{preset.name}` into the **{explore}** tab: open it to follow the steps. Edits there change "
+                "the answers here.",
+            f"已把 `{preset.name}` 载入**{explore}**页：打开它，按步骤操作。在那里修改网络，这里的答案会随之变化。")
         updates[self.text] = text
         updates[self.answers] = gr.update(value=answers, visible=bool(show_answers))
         return updates
@@ -117,20 +125,24 @@ def chinese_label(text: str) -> str:
 def lesson_view(lesson: Lesson, current: Any, translate: Translate = english) -> tuple[str, str]:
     """(lesson text, answers) for the network held in Explore's ``current_spec`` state (a spec or its dict).
 
-    Buttons are named as ``translate`` shows them, like the page.
+    Buttons are named as ``translate`` shows them, like the page; the text is Chinese when ``translate`` is
+    :func:`chinese_label`.
     """
+    zh = translate is chinese_label
     load, explore = ui_label("load", translate), ui_label("explore", translate)
     if not current:
-        message = f"No network on the **{explore}** tab yet. Click **{load}** to load `{lesson.preset}`."
+        message = pick(zh, f"No network on the **{explore}** tab yet. Click **{load}** to load `{lesson.preset}`.",
+                       f"**{explore}**页上还没有网络。点击**{load}**载入 `{lesson.preset}`。")
         return message, ""
     try:
         spec = parse_spec(current)
     except SpecError as exc:
-        return f"The network on the **{explore}** tab is not valid ({exc}). Click **{load}**.", ""
+        return pick(zh, f"The network on the **{explore}** tab is not valid ({exc}). Click **{load}**.",
+                    f"**{explore}**页上的网络无效（{exc}）。请点击**{load}**。"), ""
     analysis = analyze(spec)
-    questions = lesson.questions(spec, analysis)
-    text = lesson.render(spec, analysis, questions=questions, translate=translate)
-    return text, answers_markdown(questions)
+    questions = lesson.questions(spec, analysis, zh=zh)
+    text = lesson.render(spec, analysis, questions=questions, translate=translate, zh=zh)
+    return text, answers_markdown(questions, zh=zh)
 
 
 def _lesson(lesson_id: str) -> Lesson:
@@ -155,7 +167,7 @@ def build_lessons_panel(explore: ExplorePanel) -> LessonsPanel:
     first = LESSONS[0]
     initial_text, initial_answers = lesson_view(first, explore.current_spec.value)
     gr.Markdown(tr(LESSONS_INTRO))
-    picker = gr.Radio([(lesson.title, lesson.id) for lesson in LESSONS], value=first.id, label=tr("Lesson"),
+    picker = gr.Radio([(tr(lesson.title, zh=lesson.title_zh), lesson.id) for lesson in LESSONS], value=first.id, label=tr("Lesson"),
                       elem_id="lesson-picker")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
