@@ -92,11 +92,11 @@ def wait_for(predicate, timeout: float = 60.0) -> bool:  # noqa: ANN001
 def test_injected_out_of_memory_ends_the_run_with_a_message(app, recorder):
     client = Client(app, verbose=False, analytics_enabled=False)
     recorder.fail_at_step, before = 2, recorder.cleanups
-    try:
-        with pytest.raises(Exception, match="(?i)out of memory"):
-            client.predict(*settings(), api_name="/train")
+    try:  # no error: the status line says what happened and what to try
+        result = client.predict(*settings(), api_name="/train")
     finally:
         recorder.fail_at_step = None
+    assert "out of memory" in result[0].lower() and "smaller batch size" in result[0]
     assert wait_for(lambda: recorder.cleanups == before + 1, 10)
     assert client.predict("vgg11", api_name="/analyze")["analysis"]["total_params"] == 132_863_336
 
@@ -148,8 +148,8 @@ def test_dataset_download_failure_offers_the_built_in_dataset(app, monkeypatch, 
 
     monkeypatch.setattr(data, "unreachable_reason", lambda hosts, timeout=5.0: "network is unreachable (injected)")
     client = Client(app, verbose=False, analytics_enabled=False)
-    with pytest.raises(Exception, match="shapes"):
-        client.predict(*settings(dataset="fashion-mnist"), api_name="/train")
+    result = client.predict(*settings(dataset="fashion-mnist"), api_name="/train")  # the status line says why
+    assert "The dataset could not be loaded" in result[0] and "shapes" in result[0]
     assert client.predict("alexnet", api_name="/analyze")["analysis"]["total_params"] == 61_100_840
 
 
