@@ -53,10 +53,10 @@ _GIB = 2**30
 
 INTRO = """**Train the network from the Explore tab on a small dataset.** The default *short-run recipe* is Adam at
 learning rate 1e-3 (1e-4 for a network whose first linear layer is very wide, like VGG-16's) for 2 epochs, which
-learns within a few hundred steps; the settings below follow the network, the dataset and the device. The *published recipe* is d2l's
-(plain SGD, batch 128, Xavier init, 10 epochs, images resized to 224, or 96 for GoogLeNet): it reproduces the book
-but sits near chance for the first hundreds of steps. `shapes` is a built-in dataset (10 classes of drawn figures)
-that needs no download."""
+learns within a few hundred steps; the settings below follow the network, the dataset and the device. The
+*published recipe* is d2l's (plain SGD, batch 128, Xavier init, 10 epochs, images resized to 224, or 96 for
+GoogLeNet): it reproduces the book but sits near chance for the first hundreds of steps. `shapes` is a built-in
+dataset (10 classes of drawn figures) that needs no download."""
 
 
 class TrainPanel(NamedTuple):
