@@ -50,10 +50,10 @@ ZH: dict[str, str] = {
     "Parameters per block": "每块参数量",
     # explore: editors
     "Family": "网络家族", "Preset": "预设", "Loads a published network; then edit anything.": "载入已发表的网络，然后随意修改。",
-    "conv_arch: ((num_convs, out_channels), ...)": "conv_arch：((卷积层数, 输出通道数), ...)",
+    "conv_arch: ((num_convs, out_channels), ...)": "conv_arch：((卷积层数 num_convs, 输出通道数 out_channels), ...)",
     "d2l's notation: one pair per block; each block ends in a 2x2 max-pool.":
         "d2l 的写法：每个块一对数字；每个块以 2x2 最大池化结束。",
-    "Width ratio": "宽度缩小比例", "out_channels // ratio (d2l's small VGG: 4)": "输出通道数 // 比例（d2l 的小 VGG：4）",
+    "Width ratio": "宽度缩小比例", "out_channels // ratio (d2l's small VGG: 4)": "输出通道数 out_channels // 比例 ratio（d2l 的小 VGG：4）",
     "Adaptive avg-pool": "自适应平均池化", "7 as torchvision; 0 = none (d2l)": "torchvision 为 7；0 = 不用（d2l）",
     "6 as torchvision; 0 = none": "torchvision 为 6；0 = 不用",
     "Hidden FC sizes": "隐藏全连接层大小", "comma-separated; empty = a single FC layer": "逗号分隔；留空 = 只有一个全连接层",
@@ -62,7 +62,7 @@ ZH: dict[str, str] = {
     "Stem channels": "主干（stem）通道数", "7x7/2 conv, 1x1 conv, 3x3 conv": "7x7/2 卷积、1x1 卷积、3x3 卷积",
     "Wide branch kernel": "宽分支卷积核", "paper/d2l: 5; torchvision: 3": "论文/d2l：5；torchvision：3",
     "Aux classifiers": "辅助分类器", "Pooling": "池化方式", "torchvision: ceil; d2l: pad": "torchvision：ceil；d2l：pad",
-    "NiN blocks (mlp_channels empty = two 1x1 of out_channels)": "NiN 块（mlp_channels 留空 = 两个输出通道数相同的 1x1 卷积）",
+    "NiN blocks (mlp_channels empty = two 1x1 of out_channels)": "NiN 块（mlp_channels 留空 = 两个 out_channels 个通道的 1x1 卷积）",
     "Add block": "添加一块",
     "out = ch1x1 + ch3x3 + ch5x5 + pool_proj: the four branches are concatenated":
         "out = ch1x1 + ch3x3 + ch5x5 + pool_proj：四个分支在通道维上拼接",
@@ -89,6 +89,7 @@ ZH: dict[str, str] = {
     # GPU panel
     "Utilisation": "利用率", "GPUs (as nvidia-smi shows them)": "GPU（与 nvidia-smi 显示的一致）", "Processes": "进程",
     "What do these columns mean?": "这些列是什么意思？",
+    "GPU monitor": "GPU 监控",
     # train panel
     "Dataset": "数据集", "Epochs": "训练轮数", "Batch size": "批量大小", "Learning rate": "学习率",
     "Optimizer": "优化器", "Precision": "精度", "auto: bf16 autocast where the hardware has it":
