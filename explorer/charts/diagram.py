@@ -136,16 +136,18 @@ def block_diagram_html(spec: object, analysis: Analysis) -> str:
 
 
 #: Styles for :func:`block_diagram_html` (the app adds them to the page).
+#: Text wraps only between words ("FC 4096 → 1000" never becomes "FC 40" / "96"), and no box clips its text: a box
+#: grows to fit, and a row of boxes wider than the page wraps whole boxes to the next line.
 DIAGRAM_CSS = """
-.dg {display: flex; flex-wrap: wrap; align-items: stretch; gap: 4px; padding: 6px 2px 10px;}
+.dg {display: flex; flex-wrap: wrap; align-items: stretch; gap: 4px; padding: 6px 2px 10px; max-width: 100%;}
 .dg-box {flex: 0 0 auto; min-width: 104px; max-width: 170px; border: 1px solid #888; border-radius: 6px;
          padding: 6px; font-size: 11px; line-height: 1.35; color: #222; display: flex; flex-direction: column;
-         overflow-wrap: anywhere;}
+         overflow-wrap: break-word; word-break: normal; hyphens: none; overflow: visible;}
 .dg-title {font-weight: 700; font-size: 12px; margin-bottom: 3px;}
 .dg-arrow {align-self: center; color: #888; font-size: 16px;}
 .dg-branches {display: flex; flex-direction: column; gap: 2px; margin-top: 4px; min-height: 110px; flex: 1;}
 .dg-branches.dg-add {min-height: 60px;}
-.dg-branch {border-radius: 3px; padding: 1px 3px; color: #fff; font-size: 10px; overflow: hidden;
-            display: flex; align-items: center;}
-.dg-merge {align-self: center; font-size: 13px; color: #333; line-height: 1;}
+.dg-branch {border-radius: 3px; padding: 1px 3px; color: #fff; font-size: 10px; flex-shrink: 0;
+            display: flex; align-items: center; min-height: min-content;}
+.dg-merge {align-self: center; font-size: 13px; color: #333; line-height: 1.2;}
 """

@@ -17,7 +17,7 @@ from . import limits
 from .admin_panel import build_admin_panel
 from .i18n import build_i18n, tr, wants_chinese
 from .explore import DEFAULT_PRESET, build_explore_panel, compare_view, load_outputs, restore_from_query
-from .gpu_panel import build_gpu_panel
+from .gpu_panel import build_gpu_opener, build_gpu_panel
 from .inspect_panel import build_inspect_panel, max_file_size
 from .runs_panel import build_runs_panel
 from .lessons_panel import build_lessons_panel
@@ -27,6 +27,33 @@ TITLE = "CNN Architecture Explorer"
 INTRO = ("Edit a classic CNN — VGG's `conv_arch`, GoogLeNet's Inception table, NiN's blocks, AlexNet's options — and see "
          "it rebuilt at once: shapes, parameters, MACs, memory and receptive fields. Then train it and watch the GPU.")
 CSS = """
+/* Gradio 6.31's wheel ships SourceSansPro-SemiBold.woff2 as a 5 kB subset of a few glyphs ("A", "B", ...), so text at
+   weight 600 (the title, headline numbers, bold Markdown) mixed that face with the system's bold fallback: the title's
+   "A" came out thinner than the rest. Weight 600 uses the complete Bold file from the same wheel instead (the same for
+   IBM Plex Mono): a later @font-face rule with the same descriptors replaces the theme's. */
+@font-face {font-family: "Source Sans Pro"; font-style: normal; font-weight: 600;
+            src: url("static/fonts/SourceSansPro/SourceSansPro-Bold.woff2") format("woff2");}
+@font-face {font-family: "Source Sans Pro"; font-style: normal; font-weight: 700;
+            src: url("static/fonts/SourceSansPro/SourceSansPro-Bold.woff2") format("woff2");}
+@font-face {font-family: "IBM Plex Mono"; font-style: normal; font-weight: 600;
+            src: url("static/fonts/IBMPlexMono/IBMPlexMono-Bold.woff2") format("woff2");}
+/* Header: the title, and the GPU monitor's button at the right (below the title on a phone) */
+#page-header {align-items: center; flex-wrap: wrap; gap: 4px 16px;}
+#page-header > #page-title {flex: 1 1 0%; width: auto; min-width: min(100%, 260px);}
+#page-header > #gpu-open {flex: 0 0 auto; align-self: center; white-space: nowrap;}
+/* Runs table: headers stay on one line ("Epochs", never "Ep/oc/hs"), cells use the page's font, long cells (recipe,
+   device) wrap at a readable width; a table wider than the page scrolls sideways inside its own frame */
+#runs-table .header-cell .header {white-space: nowrap; overflow-wrap: normal; word-break: keep-all;}
+#runs-table .header-cell, #runs-table .sizing-body td, #runs-table .body-cell {font-family: var(--font);
+    font-size: 13px;}
+#runs-table .sizing-body td .cell-wrap {max-width: 13em;}
+#runs-table .virtual-table-viewport {overflow-x: auto; scrollbar-width: thin;}
+/* Inspect tab: a picture's label sits above it instead of floating over its top-left corner (on a phone the
+   gallery's long label covered the first row of thumbnails), and a picture not loaded yet keeps some height, so
+   the labels of empty pictures never land on each other */
+[id^="inspect-"] label[data-testid="block-label"].float {position: static; margin: 0 0 4px;}
+#inspect-features .image-container, #inspect-filters .image-container,
+#inspect-branches .image-container {min-height: 96px;}
 .stats {display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 8px;}
 .stat {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px;}
 .stat-label {font-size: 0.8em; color: var(--body-text-color-subdued);}
@@ -62,7 +89,9 @@ def build_app() -> gr.Blocks:
     state = limits.configure()
     # Served files (exports, checkpoints) age out of Gradio's cache; the disk budget also deletes them by age.
     with gr.Blocks(title=TITLE, delete_cache=state.settings.delete_cache()) as demo:
-        gr.Markdown(f"# {TITLE}")
+        with gr.Row(elem_id="page-header", equal_height=True):
+            gr.Markdown(f"# {TITLE}", elem_id="page-title")
+            build_gpu_opener()  # the sidebar's own toggle is an unlabelled chevron at the window's edge
         gr.Markdown(tr(INTRO))
         with gr.Sidebar(label=tr("GPU"), open=False, position="right", width=380) as sidebar:
             gpu_timer = build_gpu_panel(active=False)

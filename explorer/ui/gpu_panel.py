@@ -18,6 +18,11 @@ from ..gpu import COLUMNS, PROCESS_COLUMNS, PROCESSES_HELP, RETRY_S, Snapshot, f
 from .i18n import tr
 
 REFRESH_S = 1.0
+#: The label of the button that opens the GPU sidebar (the sidebar's own toggle is an unlabelled chevron).
+OPEN_LABEL = "GPU monitor"
+#: Opening runs in the browser only: it clicks the sidebar's toggle, so the sidebar's expand/collapse events (which
+#: start and stop the panel's timer) fire exactly as they do for the chevron.
+_TOGGLE_SIDEBAR_JS = "() => { document.querySelector('.sidebar .toggle-button')?.click(); }"
 _STALE_S = 5.0  # readings older than this mean the sampler thread is stuck or gone: say so
 
 _cache_lock = threading.Lock()
@@ -77,6 +82,13 @@ def refresh() -> tuple[Any, ...]:
         outputs = _cache[1]
     # The status's staleness warning depends on the clock, not only on the snapshot.
     return (status_markdown(snapshot), *outputs[1:])
+
+
+def build_gpu_opener() -> gr.Button:
+    """A labelled button for the page header that opens (or closes) the GPU sidebar; no server round trip."""
+    button = gr.Button(tr(OPEN_LABEL), elem_id="gpu-open", size="sm", variant="secondary", scale=0, min_width=0)
+    button.click(None, None, None, js=_TOGGLE_SIDEBAR_JS, api_visibility="private")
+    return button
 
 
 def build_gpu_panel(*, active: bool = True) -> gr.Timer:

@@ -352,7 +352,7 @@ def build_inspect_panel(train_checkpoint: gr.File | None = None) -> InspectPanel
         with gr.Column(scale=2, min_width=240):
             use_train = gr.Button(tr("Inspect the last training run"), size="sm", elem_id="inspect-use-train")
             upload = gr.File(label=tr("Or upload a checkpoint (.pt) this app wrote"), file_types=[".pt"],
-                             type="filepath", height=90, elem_id="inspect-upload")
+                             type="filepath", height=120, elem_id="inspect-upload")  # 90 cut "Click to Upload"
     c["message"] = gr.Markdown(elem_id="inspect-message")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
