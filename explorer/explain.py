@@ -11,13 +11,14 @@ from .specs import Spec
 from .teaching import check_pair, parameters_section, receptive_field_section
 
 
-def explain(spec: Spec, analysis: Analysis) -> str:
-    """Why this network looks the way it does, computed for the current widths and sizes."""
+def explain(spec: Spec, analysis: Analysis, *, zh: bool = False) -> str:
+    """Why this network looks the way it does, computed for the current widths and sizes (in Simplified Chinese
+    when ``zh``)."""
     check_pair(spec, analysis)
     try:
         module = family_of(spec).teaching_module()
     except ModuleNotFoundError as exc:  # a family registered before its teaching module is written
         if not (exc.name or "").startswith("explorer.teaching"):
             raise
-        return "\n".join([parameters_section(analysis), "", receptive_field_section(analysis)])
-    return module.explain(spec, analysis)
+        return "\n".join([parameters_section(analysis, zh=zh), "", receptive_field_section(analysis, zh=zh)])
+    return module.explain(spec, analysis, zh=zh)

@@ -4,7 +4,7 @@ The API a family follows
 ------------------------
 ``explorer.families`` names each family's teaching module (``explorer.teaching.<family>``). That module defines:
 
-* ``explain(spec, analysis) -> str`` — Markdown for the *Why does it look like this?* accordion, every number
+* ``explain(spec, analysis, *, zh=False) -> str`` — Markdown for the *Why does it look like this?* accordion, every number
   computed from ``spec`` and ``analysis`` (the analysis of that spec). End it with
   :func:`receptive_field_section` and :func:`parameters_section` (shared wording for every family).
 * ``LESSONS: tuple[Lesson, ...]`` — the family's lessons (may be empty). A :class:`Lesson` names the preset it
@@ -224,7 +224,7 @@ def describe_layer_params(analysis: Analysis, layer: LayerAnalysis, *, zh: bool 
     return pick(zh, f"`{layer.name}` has {layer.params:,} parameters.", f"`{layer.name}` 有 {layer.params:,} 个参数。")
 
 
-def parameters_section(analysis: Analysis) -> str:
+def parameters_section(analysis: Analysis, *, zh: bool = False) -> str:
     """'### Where the parameters are' with the head's share of parameters and the features' share of MACs."""
     share = facts.head_share(analysis)
     return "\n".join(["### Where the parameters are",
@@ -233,7 +233,7 @@ def parameters_section(analysis: Analysis) -> str:
                       f"blocks do {facts.percent(share.feature_macs, share.total_macs)} of the multiply-adds."])
 
 
-def receptive_field_section(analysis: Analysis) -> str:
+def receptive_field_section(analysis: Analysis, *, zh: bool = False) -> str:
     """The headline receptive field (the last feature block) beside the one the table shows at the head."""
     growth = facts.receptive_field_growth(analysis)
     feature_rf = analysis.feature_receptive_field

@@ -43,7 +43,7 @@ def _full_and_split(layer: LayerAnalysis, groups: int) -> tuple[int, int]:
     return conv_weights(kernel, c_in, c_out) + bias, conv_weights(kernel, c_in, c_out, groups=groups) + bias
 
 
-def explain(spec: AlexNetSpec, analysis: Analysis) -> str:
+def explain(spec: AlexNetSpec, analysis: Analysis, *, zh: bool = False) -> str:
     """LRN, overlapping pooling and grouped convolutions, with this network's sizes."""
     size = _conv1(analysis).output_shape[-1]
     overlap, plain = _pool_sizes(size)

@@ -32,7 +32,7 @@ def _concatenation(block: BlockAnalysis) -> str:
     return f"{' + '.join(map(str, widths))} = {block.output_shape[0]}"
 
 
-def explain(spec: GoogLeNetSpec, analysis: Analysis) -> str:
+def explain(spec: GoogLeNetSpec, analysis: Analysis, *, zh: bool = False) -> str:
     """The concatenated outputs and the 1x1 reductions of every Inception block, with this network's widths."""
     wide = spec.ch5x5_kernel
     inceptions = blocks_of_kind(analysis, "inception")

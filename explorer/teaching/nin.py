@@ -15,7 +15,7 @@ from .facts import (FC_WIDTH, blocks_of_kind, conv_params, convs_of, fc_params, 
 RIVAL = "d2l_alexnet"
 
 
-def explain(spec: NiNSpec, analysis: Analysis) -> str:
+def explain(spec: NiNSpec, analysis: Analysis, *, zh: bool = False) -> str:
     """The cost of the 1x1 convolutions and of the global-average head, with this network's widths."""
     lines = ["### The 1x1 convolutions", "A 1x1 conv is a small fully connected layer applied at every pixel: "
              "it mixes channels without looking at neighbours. Costs in this network:", "",

@@ -53,7 +53,7 @@ def _in_shortcut(block: BlockAnalysis, layer_name: str) -> bool:
     return any(layer_name == path or layer_name.startswith(path + ".") for path in paths)
 
 
-def explain(spec: ResNetSpec, analysis: Analysis) -> str:
+def explain(spec: ResNetSpec, analysis: Analysis, *, zh: bool = False) -> str:
     """The shortcut's cost per stage, the block design, and the gradient path, with this network's numbers."""
     main, projection, projections, identities = shortcut_totals(analysis)
     lines = ["### What the shortcut adds",

@@ -19,7 +19,7 @@ def _stacks(analysis: Analysis) -> list[tuple[BlockAnalysis, StackedConvs]]:
     return found
 
 
-def explain(spec: VGGSpec, analysis: Analysis) -> str:
+def explain(spec: VGGSpec, analysis: Analysis, *, zh: bool = False) -> str:
     """Why stacks of 3x3 convolutions, with this network's widths."""
     lines = ["### Why stacks of 3x3 convolutions?",
              "Two 3x3 convs in a row see a 5x5 window, three see 7x7, with fewer parameters and one more ReLU "
