@@ -131,3 +131,36 @@ def test_a_run_resumed_in_other_threads_between_random_draws_gives_the_same_numb
     hopped = [event for event in results if isinstance(event, DoneEvent)][0]
     assert (hopped.test_acc, hopped.test_loss, hopped.train_loss) == (plain.test_acc, plain.test_loss,
                                                                       plain.train_loss)
+
+
+def test_the_page_and_the_cli_give_the_same_numbers(tmp_path: Path) -> None:
+    """One run through the Train tab's Start handler and the same settings through ``python -m explorer train``:
+    the same test accuracy and loss, read from the checkpoint the page wrote and from the CLI's JSON."""
+    from explorer.ui import train_panel
+
+    name = "d2l_vgg11_small"
+    spec = load_preset(name)
+    kind, dataset, epochs, batch_size, lr, optimizer, precision, input_size = train_panel.apply_short_recipe(
+        spec, "shapes", "cpu")[:8]
+    updates = list(train_panel.start_training(spec, kind, dataset, 1, 32, lr, optimizer, precision, "cpu", 32, 96,
+                                              checkpoint_dir=str(tmp_path)))
+    checkpoint = updates[-1][-1]
+    assert checkpoint and Path(checkpoint).is_file(), updates[-1][0]
+    page = torch_load_metrics(checkpoint)
+
+    argv = [name, "--dataset", "shapes", "--device", "cpu", "--epochs", "1", "--batch-size", "32", "--input-size",
+            "32", "--train-subset", "96", "--json", "--no-checkpoint"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    completed = subprocess.run([sys.executable, "-m", "explorer", "train", *argv], cwd=REPO, env=env,
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    cli = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert cli["event"] == "done"
+    for key in ("test_acc", "test_loss", "train_loss", "train_acc"):
+        assert page[key] == cli[key], key  # exactly: same defaults, data order, init and precision
+
+
+def torch_load_metrics(path: str) -> dict[str, Any]:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)["metrics"]
