@@ -103,15 +103,6 @@ KNOWN_ENGLISH = (
     "Parameters per layer", "Parameters per block", "parameters",
     # explorer/ui/explore.py: export size, compare table (views.compare_markdown)
     "About ", "A (pinned)", "block\tA params",
-    # explorer/teaching/*.py explain(): Chinese needs explorer/explain.py and explore.py to pass the language
-    "Why stacks of 3x3", "Two 3x3 convs", "block\tstack", "Where the parameters are", "The classifier head holds",
-    "Receptive field: the headline", "How many input pixels", "The Layers table shows", "FC layers as convolutions",
-    "The first FC layer reads", "The 1x1 convolutions", "A 1x1 conv is a small", "block\tkxk conv",
-    "Global average pooling instead", "The features end as", "Four branches, concatenated", "Each Inception block",
-    "What the 1x1 reductions save", "What the shortcut adds", "Each residual block outputs", "stage\tblocks",
-    "Over the network:", "Why the identity", "For one block,", "Receptive field per stage", "stage 1:",
-    "Local response normalisation", "The paper writes", "Two GPUs", "Overlapping pooling", "Block design",
-    "block", "Over the ", "Against a VGG-style", "After conv1 the map", "The original network split",
     # explorer/ui/gpu_panel.py / explorer/gpu.py
     "Reading the GPU monitor", "No NVIDIA GPU detected", "CPU ", "CPU utilisation", "seconds ago", "RAM used",
     "this app", "GiB", "GPU utilisation", "GPU memory",

@@ -4,8 +4,9 @@ The API a family follows
 ------------------------
 ``explorer.families`` names each family's teaching module (``explorer.teaching.<family>``). That module defines:
 
-* ``explain(spec, analysis, *, zh=False) -> str`` — Markdown for the *Why does it look like this?* accordion, every number
-  computed from ``spec`` and ``analysis`` (the analysis of that spec). End it with
+* ``explain(spec, analysis, *, zh=False) -> str`` — Markdown for the *Why does it look like this?* accordion (in
+  Simplified Chinese when ``zh``, with the same numbers), every number computed from ``spec`` and ``analysis`` (the
+  analysis of that spec). End it with
   :func:`receptive_field_section` and :func:`parameters_section` (shared wording for every family).
 * ``LESSONS: tuple[Lesson, ...]`` — the family's lessons (may be empty). A :class:`Lesson` names the preset it
   loads, a walkthrough template, ``describe(spec, analysis) -> str`` and ``ask(spec, analysis) ->
@@ -227,6 +228,11 @@ def describe_layer_params(analysis: Analysis, layer: LayerAnalysis, *, zh: bool 
 def parameters_section(analysis: Analysis, *, zh: bool = False) -> str:
     """'### Where the parameters are' with the head's share of parameters and the features' share of MACs."""
     share = facts.head_share(analysis)
+    if zh:
+        return "\n".join(["### 参数在哪里",
+                          f"分类输出部分占了 **{share.total_params:,}** 个参数中的 **{share.head_params:,}** 个"
+                          f"（{facts.percent(share.head_params, share.total_params)}），而特征提取的各块完成了 "
+                          f"{facts.percent(share.feature_macs, share.total_macs)} 的乘加运算。"])
     return "\n".join(["### Where the parameters are",
                       f"The classifier head holds **{share.head_params:,}** of the **{share.total_params:,}** "
                       f"parameters ({facts.percent(share.head_params, share.total_params)}), while the feature "
@@ -237,6 +243,8 @@ def receptive_field_section(analysis: Analysis, *, zh: bool = False) -> str:
     """The headline receptive field (the last feature block) beside the one the table shows at the head."""
     growth = facts.receptive_field_growth(analysis)
     feature_rf = analysis.feature_receptive_field
+    if zh:
+        return _receptive_field_section_zh(analysis, growth, feature_rf)
     steps = ", ".join(f"{step.block} {step.receptive_field}" for step in growth)
     lines = ["### Receptive field: the headline and the table",
              f"How many input pixels per side one value can see, after each feature block: {steps}. The headline "
@@ -258,4 +266,29 @@ def receptive_field_section(analysis: Analysis, *, zh: bool = False) -> str:
             + f", so its window spans them"
             f"{sum_text}{beyond}. Both are right: the headline is what one feature sees, the table what a class "
             "score can see.")
+    return "\n\n".join(lines)
+
+
+def _receptive_field_section_zh(analysis: Analysis, growth: list[facts.FieldStep], feature_rf: int) -> str:
+    """:func:`receptive_field_section` in Simplified Chinese, with the same numbers."""
+    steps = "，".join(f"{step.block} {step.receptive_field}" for step in growth)
+    lines = ["### 感受野：顶部卡片与各层表",
+             f"经过每个特征块之后，一个值在每条边上能看到多少个输入像素：{steps}。顶部的**感受野**卡片显示 **{feature_rf} px**："
+             "这是最后一张特征图上一个位置的感受野"
+             + (f"（特征图为 {shape_text(growth[-1].output_shape)}，相邻位置在输入上相隔 "
+                f"{growth[-1].effective_stride} 个像素）。" if growth else "。")]
+    head = facts.head_receptive_field(analysis)
+    if head is not None and head.receptive_field != feature_rf:
+        where = f"`{head.layer}` " + (f"以及从 `{head.fc}` 起的全连接层" if head.fc else "")
+        sum_text = (f"：{head.input_rf} + ({head.positions} − 1)·{head.effective_stride} = {head.receptive_field} px"
+                    if head.formula_holds else "")
+        beyond = (f"，超过了 {analysis.input_shape[-1]} 像素的输入（多出的部分是填充）"
+                  if head.receptive_field > analysis.input_shape[-1] else "")
+        lines.append(
+            f"**各层**表在 {where}处显示 **{head.receptive_field} px**：`{head.layer}` 一次读入特征图的全部 "
+            f"{head.positions}x{head.positions} 个位置"
+            + (f"（输出部分的卷积层先把 {feature_rf} px 扩大到 {head.input_rf} px）"
+               if head.input_rf != feature_rf else "")
+            + f"，所以它的窗口覆盖了所有这些位置{sum_text}{beyond}。两者都对：卡片是一个特征能看到的范围，"
+            "表中是一个类别分数能看到的范围。")
     return "\n\n".join(lines)

@@ -47,6 +47,8 @@ def explain(spec: AlexNetSpec, analysis: Analysis, *, zh: bool = False) -> str:
     """LRN, overlapping pooling and grouped convolutions, with this network's sizes."""
     size = _conv1(analysis).output_shape[-1]
     overlap, plain = _pool_sizes(size)
+    if zh:
+        return _explain_zh(spec, analysis, size, overlap, plain)
     lines = ["### Local response normalisation",
              lrn_formulas(spec.lrn_size, spec.lrn_alpha, spec.lrn_beta, spec.lrn_k)
              + " Bright channels dampen their neighbours; nothing is learned (0 parameters). "
@@ -69,6 +71,33 @@ def explain(spec: AlexNetSpec, analysis: Analysis, *, zh: bool = False) -> str:
         lines.append("The original network split conv2, conv4 and conv5 between two GPUs (groups = 2), each half "
                      "reading only its own channels. Set groups to 2 to see the saving.")
     lines += ["", parameters_section(analysis), "", receptive_field_section(analysis)]
+    return "\n".join(lines)
+
+
+def _explain_zh(spec: AlexNetSpec, analysis: Analysis, size: int, overlap: int, plain: int) -> str:
+    """:func:`explain` in Simplified Chinese, with the same numbers."""
+    lines = ["### 局部响应归一化（LRN）",
+             lrn_formulas(spec.lrn_size, spec.lrn_alpha, spec.lrn_beta, spec.lrn_k, zh=True)
+             + "响应强的通道会抑制相邻的通道；这里没有可学习的参数（0 个参数）。"
+             + ("它在 conv1 和 conv2 之后**开启**。" if spec.lrn else
+                "它现在关闭（torchvision 去掉了它；后来批量归一化取代了它）。"),
+             "", "### 重叠池化",
+             f"conv1 之后特征图为 {size_text(size)}。步幅为 2 的 3x3 窗口（相互重叠）得到 {size_text(overlap)}；"
+             f"步幅为 2 的 2x2 窗口得到 {size_text(plain)}。论文报告重叠池化让 top-1 错误率降低了 0.4%，"
+             "并且让模型稍微更难过拟合。"
+             + ("这个网络使用重叠池化。" if spec.overlapping_pool else "这个网络使用 2x2 池化。")]
+    grouped = [layer for layer in analysis.layers if layer.kind == "conv" and layer.groups > 1]
+    lines += ["", "### 两块 GPU：分组卷积"]
+    if grouped:
+        saved = sum(grouped_saving(layer.kernel_size or 1, layer.input_shape[0], layer.output_shape[0],
+                                   layer.groups) for layer in grouped)
+        names = "、".join(layer.block for layer in grouped)
+        lines.append(f"{names} 被分成 {grouped[0].groups} 组：每一部分只读入自己那块 GPU 上的通道。与完整的卷积层相比，"
+                     f"这节省了 **{saved:,}** 个权重（{human_count(saved)}）。")
+    else:
+        lines.append("原始网络把 conv2、conv4 和 conv5 分到两块 GPU 上（groups = 2），每一半只读入自己的通道。"
+                     "把 groups 设为 2 即可看到节省了多少。")
+    lines += ["", parameters_section(analysis, zh=True), "", receptive_field_section(analysis, zh=True)]
     return "\n".join(lines)
 
 

@@ -35,6 +35,18 @@ def times(small: float, large: float, *, zh: bool = False) -> str:
     return f"{large / small:.1f}x fewer" if small < large else f"{small / large:.1f}x more"
 
 
+def ratio_zh(first: float, second: float) -> str:
+    """:func:`times` as a Chinese clause with the same number ('后者是前者的 20.9 倍' for '20.9x fewer', '前者是后者的
+    1.3 倍' for '1.3x more'), where ``times(..., zh=True)`` would write '1/20.9'."""
+    if not first or not second:
+        return "无法比较"
+    if first == second:
+        return "两者相同"
+    if first < second:
+        return f"后者是前者的 {second / first:.1f} 倍"
+    return f"前者是后者的 {first / second:.1f} 倍"
+
+
 # --- convolutions -------------------------------------------------------------------------------------------------
 def conv_weights(kernel: int, in_channels: int, out_channels: int, *, groups: int = 1) -> int:
     """Weights of a kxk conv: k²·C_in·C_out / groups (each group reads C_in/groups channels)."""
@@ -251,7 +263,7 @@ def lrn_formulas(size: int, paper_alpha: float, beta: float, k: float, *, zh: bo
     """The paper's formula, PyTorch's, and how the constants map (Markdown, one paragraph)."""
     torch_alpha = lrn_pytorch_alpha(paper_alpha, size)
     if zh:
-        return (f"论文写作 b = a / (k + α·Σ a²)^β，求和范围是相邻的 n = {size} 个通道，其中 k = {k:g}，α = "
+        return (f"论文中写作 b = a / (k + α·Σ a²)^β，求和范围是相邻的 n = {size} 个通道，其中 k = {k:g}，α = "
                 f"{paper_alpha:g}，β = {beta:g}。PyTorch 的 `nn.LocalResponseNorm` 计算 b = a / (k + α′/n·Σ a²)^β："
                 f"它把 α′ 除以 n。所以模型取 α′ = α·n = {paper_alpha:g}·{size} = {torch_alpha:g}，而 α′/n = "
                 f"{paper_alpha:g} 又回到论文中的 α。")

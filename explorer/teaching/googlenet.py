@@ -36,6 +36,8 @@ def explain(spec: GoogLeNetSpec, analysis: Analysis, *, zh: bool = False) -> str
     """The concatenated outputs and the 1x1 reductions of every Inception block, with this network's widths."""
     wide = spec.ch5x5_kernel
     inceptions = blocks_of_kind(analysis, "inception")
+    if zh:
+        return _explain_zh(analysis, wide, inceptions)
     first = inceptions[0]
     lines = ["### Four branches, concatenated",
              f"Each Inception block runs four branches side by side on the same input and concatenates their "
@@ -66,6 +68,39 @@ def explain(spec: GoogLeNetSpec, analysis: Analysis, *, zh: bool = False) -> str
               f"({percent(inception_params, plain)} of that), and still mix 1x1, 3x3 and {wide}x{wide} views.",
               "", parameters_section(analysis), "Global average pooling replaces VGG's huge FC layers.",
               "", receptive_field_section(analysis)]
+    return "\n".join(lines)
+
+
+def _explain_zh(analysis: Analysis, wide: int, inceptions: tuple[BlockAnalysis, ...]) -> str:
+    """:func:`explain` in Simplified Chinese, with the same numbers."""
+    first = inceptions[0]
+    lines = ["### 四个分支，沿通道拼接",
+             f"每个 Inception 块在同一个输入上并排运行四个分支，再把它们的输出沿通道维拼接起来：{first.name} 读入 "
+             f"{first.input_shape[0]} 个通道，输出 {_concatenation(first)} 个通道（1x1 分支、3x3 分支、宽分支 {wide}x{wide} 和池化分支）。"
+             "这个和就是下一个块的输入通道数：不需要任何人手动填写。",
+             "", "### 1x1 压缩节省了什么",
+             f"每个 Inception 块在 3x3 分支和宽分支（{wide}x{wide}）之前先做一个 1x1 卷积层。没有它，这些卷积层就要读入全部输入通道"
+             + ("（这里宽分支是 3x3，与 torchvision 相同；论文中是 5x5）：" if wide == 3 else "："),
+             "", f"| 块 | 输入 → 输出 | 3x3 分支：有 / 无 1x1 | 宽分支 {wide}x{wide}：有 / 无 1x1 | 节省 |",
+             "|---|---|---|---|---|"]
+    total_with = total_without = 0
+    for block in inceptions:
+        found = reductions(analysis, block)
+        with_, without = sum(r.with_reduction for r in found), sum(r.without_reduction for r in found)
+        total_with, total_without = total_with + with_, total_without + without
+        cells = " | ".join(f"{r.with_reduction:,} / {r.without_reduction:,}" for r in found)
+        lines.append(f"| {_short(block)} | {block.input_shape[0]} → {block.output_shape[0]} | {cells} | "
+                     f"{percent(without - with_, without)} |")
+    lines += ["", f"在全部 {len(inceptions)} 个块中，这些压缩让对应分支只需 **{total_with:,}** 个权重，而不是 "
+                  f"**{total_without:,}** 个（少了 {percent(total_without - total_with, total_without)}）。"]
+    plain = sum(plain_conv_weights(block) for block in inceptions)
+    inception_params = sum(block.params for block in inceptions)
+    lines += ["", "### 与同样深度的 VGG 式卷积堆叠相比",
+              f"输入和输出宽度相同的 {len(inceptions)} 个普通 3x3 卷积层需要 **{plain:,}** 个权重；"
+              f"这 {len(inceptions)} 个 Inception 块有 **{inception_params:,}** 个参数（是前者的 "
+              f"{percent(inception_params, plain)}），而且仍然混合了 1x1、3x3 和宽分支 {wide}x{wide} 的视野。",
+              "", parameters_section(analysis, zh=True), "全局平均池化取代了 VGG 那些庞大的全连接层。",
+              "", receptive_field_section(analysis, zh=True)]
     return "\n".join(lines)
 
 

@@ -17,9 +17,14 @@ RIVAL = "d2l_alexnet"
 
 def explain(spec: NiNSpec, analysis: Analysis, *, zh: bool = False) -> str:
     """The cost of the 1x1 convolutions and of the global-average head, with this network's widths."""
-    lines = ["### The 1x1 convolutions", "A 1x1 conv is a small fully connected layer applied at every pixel: "
-             "it mixes channels without looking at neighbours. Costs in this network:", "",
-             "| block | kxk conv params | 1x1 convs params | a 3x3 conv instead of each 1x1 |", "|---|---|---|---|"]
+    if zh:
+        lines = ["### 1x1 卷积", "1x1 卷积就是在每个像素上应用的一个小型全连接层：它混合通道，而不看相邻像素。"
+                 "这个网络中的开销：", "",
+                 "| 块 | kxk 卷积层参数量 | 1x1 卷积层参数量 | 把每个 1x1 换成 3x3 卷积层 |", "|---|---|---|---|"]
+    else:
+        lines = ["### The 1x1 convolutions", "A 1x1 conv is a small fully connected layer applied at every pixel: "
+                 "it mixes channels without looking at neighbours. Costs in this network:", "",
+                 "| block | kxk conv params | 1x1 convs params | a 3x3 conv instead of each 1x1 |", "|---|---|---|---|"]
     for block in blocks_of_kind(analysis, "conv_block"):
         convs = convs_of(analysis, block)
         if not convs:
@@ -29,6 +34,13 @@ def explain(spec: NiNSpec, analysis: Analysis, *, zh: bool = False) -> str:
         lines.append(f"| {block.name} | {convs[0].params:,} | {one_by_one:,} | {as_3x3:,} |")
     feature_map = last_feature_shape(analysis)
     head = head_share(analysis).head_params
+    if zh:
+        lines += ["", "### 用全局平均池化代替全连接层",
+                  f"特征部分最后输出一张 {shape_text(feature_map)} 的特征图。NiN 的输出部分（一个每个类别一个通道的卷积块，"
+                  f"再在空间上取平均）有 **{head:,}** 个参数。而在这张特征图上，仅一个 VGG/AlexNet 式的、有 "
+                  f"{FC_WIDTH:,} 个单元的第一个全连接层就需要 **{fc_params(feature_map):,}** 个参数。",
+                  "", parameters_section(analysis, zh=True), "", receptive_field_section(analysis, zh=True)]
+        return "\n".join(lines)
     lines += ["", "### Global average pooling instead of FC layers",
               f"The features end as a {shape_text(feature_map)} map. The NiN head (a conv block with one channel "
               f"per class, then an average over space) has **{head:,}** parameters. A VGG/AlexNet-style first FC "

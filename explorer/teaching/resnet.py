@@ -5,7 +5,7 @@ from ..analysis import Analysis, BlockAnalysis
 from ..report import human_count, shape_text
 from ..specs.resnet import ResNetSpec
 from . import Lesson, Question, network_line, parameters_section, plural, receptive_field_section
-from .facts import blocks_of_kind, conv_params, convs_of, percent, times
+from .facts import blocks_of_kind, conv_params, convs_of, percent, ratio_zh, times
 
 
 def stage_blocks(spec: ResNetSpec, analysis: Analysis) -> list[tuple[int, tuple[BlockAnalysis, ...]]]:
@@ -55,6 +55,8 @@ def _in_shortcut(block: BlockAnalysis, layer_name: str) -> bool:
 
 def explain(spec: ResNetSpec, analysis: Analysis, *, zh: bool = False) -> str:
     """The shortcut's cost per stage, the block design, and the gradient path, with this network's numbers."""
+    if zh:
+        return _explain_zh(spec, analysis)
     main, projection, projections, identities = shortcut_totals(analysis)
     lines = ["### What the shortcut adds",
              "Each residual block outputs `relu(F(x) + shortcut(x))`: the convs on the main path only learn the "
@@ -97,6 +99,51 @@ def explain(spec: ResNetSpec, analysis: Analysis, *, zh: bool = False) -> str:
                          stage_blocks(spec, analysis) if blocks)
               + ". A block's shortcut sees only what its input saw; the main path's 3x3 convs widen the field.",
               "", parameters_section(analysis), "", receptive_field_section(analysis)]
+    return "\n".join(lines)
+
+
+def _explain_zh(spec: ResNetSpec, analysis: Analysis) -> str:
+    """:func:`explain` in Simplified Chinese, with the same numbers."""
+    main, projection, projections, identities = shortcut_totals(analysis)
+    lines = ["### 捷径带来了什么",
+             "每个残差块输出 `relu(F(x) + shortcut(x))`：主路径上的卷积层只需学习相对输入的*变化* F(x)。形状不变时，"
+             "捷径就是恒等映射（没有参数，每个值只做一次加法）；当某个阶段的第一个块改变步幅或加宽通道时，由一个 1x1 卷积层"
+             f"（{'带 BN' if spec.shortcut_bn else '不带 BN'}）把 x 投影到新的形状。", "",
+             "| 阶段 | 块数 | 输出 | 主路径参数量 | 捷径参数量 | 恒等捷径 |",
+             "|---|---|---|---|---|---|"]
+    for number, blocks in stage_blocks(spec, analysis):
+        if not blocks:
+            continue
+        stage_main = sum(_branch(block, "main").params for block in blocks)
+        stage_short = sum(_branch(block, "shortcut").params for block in blocks)
+        stage_identity = sum(1 for block in blocks if not _branch(block, "shortcut").modules)
+        lines.append(f"| {number} | {len(blocks)} | {shape_text(blocks[-1].output_shape)} | {stage_main:,} | "
+                     f"{stage_short:,} | {len(blocks)} 个中有 {stage_identity} 个 |")
+    lines += ["", f"整个网络：{identities} 个恒等捷径（0 个参数）和 {projections} 个投影捷径，后者共有 "
+                  f"**{projection:,}** 个参数，占残差块 {main + projection:,} 个参数的 "
+                  f"{percent(projection, main + projection)}。"]
+    longest, shortest = longest_and_shortest_paths(analysis)
+    lines += ["", "### 为什么恒等映射能让梯度通过",
+              "对一个块来说，y = x + F(x)，所以 ∂y/∂x = I + ∂F/∂x：到达 y 的梯度原封不动地传给 x，再加上卷积层贡献的部分。"
+              f"这个网络在最长的路径上（走每一条主路径）有 **{longest}** 个带权重的层，而在最短的路径上（走每一条捷径）"
+              f"只有 **{shortest}** 个：损失的梯度只需经过 {shortest} 个层就能到达主干（stem），而不像同样深度的普通网络那样"
+              f"要连续乘上 {longest} 个雅可比矩阵。这就是为什么 ResNet 在普通卷积堆叠会变差的深度上仍然能训练"
+              "（He 等，2015，图 1）。"]
+    residual = blocks_of_kind(analysis, "residual")
+    if residual and spec.block == "bottleneck":
+        last = residual[-1]
+        out_channels, main_params = last.output_shape[0], _branch(last, "main").params
+        two_3x3 = 2 * conv_params(3, out_channels, out_channels, bias=spec.conv_bias)
+        lines += ["", "### 瓶颈块（bottleneck）",
+                  "每个块先用一个 1x1 卷积层把通道压缩到基础宽度，再用一个 3x3 卷积层在这个宽度上计算，最后用一个 "
+                  f"1x1 卷积层把通道扩大到 4 倍。最后一个块 `{last.name}` 把 {out_channels:,} 个通道映射到 "
+                  f"{out_channels:,} 个通道，主路径上有 **{main_params:,}** 个参数；在 {out_channels:,} 个通道上，"
+                  f"一个基本块（两个 3x3 卷积层）需要 {two_3x3:,} 个（{ratio_zh(main_params, two_3x3)}）。"]
+    lines += ["", "### 每个阶段的感受野",
+              " · ".join(f"第 {number} 阶段：{blocks[-1].receptive_field} px" for number, blocks in
+                         stage_blocks(spec, analysis) if blocks)
+              + "。一个块的捷径只能看到它的输入已经看到的范围；主路径上的 3x3 卷积层会扩大感受野。",
+              "", parameters_section(analysis, zh=True), "", receptive_field_section(analysis, zh=True)]
     return "\n".join(lines)
 
 

@@ -21,6 +21,8 @@ def _stacks(analysis: Analysis) -> list[tuple[BlockAnalysis, StackedConvs]]:
 
 def explain(spec: VGGSpec, analysis: Analysis, *, zh: bool = False) -> str:
     """Why stacks of 3x3 convolutions, with this network's widths."""
+    if zh:
+        return _explain_zh(spec, analysis)
     lines = ["### Why stacks of 3x3 convolutions?",
              "Two 3x3 convs in a row see a 5x5 window, three see 7x7, with fewer parameters and one more ReLU "
              "each. For C channels in and out, n stacked 3x3 convs have n·(9·C² + C) parameters; one conv with "
@@ -44,6 +46,34 @@ def explain(spec: VGGSpec, analysis: Analysis, *, zh: bool = False) -> str:
                   f"be a {kernel}x{kernel} convolution, and the other FC layers 1x1 convolutions. Then the network "
                   "accepts any input large enough and produces a map of class scores, which is averaged. "
                   + ("It is **on**: the parameter count is unchanged." if spec.fc_as_conv else "It is off.")]
+    return "\n".join(lines)
+
+
+def _explain_zh(spec: VGGSpec, analysis: Analysis) -> str:
+    """:func:`explain` in Simplified Chinese, with the same numbers."""
+    lines = ["### 为什么堆叠 3x3 卷积？",
+             "连续两个 3x3 卷积层看到 5x5 的窗口，连续三个看到 7x7 的窗口，而参数更少，并且每多一层就多一个 ReLU。"
+             "输入和输出都是 C 个通道时，n 个堆叠的 3x3 卷积层有 n·(9·C² + C) 个参数；窗口相同的单个卷积层有 "
+             "(2n+1)²·C² + C 个。"]
+    rows = [f"| {block.name} | {stack.num_convs} × 3x3，{stack.channels} 通道 | {size_text(stack.window)} | "
+            f"{stack.stacked_params:,} | {stack.single_params:,} | 少 {percent(stack.saved, stack.single_params)} |"
+            for block, stack in _stacks(analysis) if stack.num_convs >= 2]
+    if rows:
+        lines += ["", "| 块 | 堆叠 | 看到的窗口 | 堆叠的参数量 | 一个大卷积层 | 节省 |",
+                  "|---|---|---|---|---|---|", *rows]
+    else:
+        lines.append("\n这个网络还没有哪个块堆叠两个卷积层：试试在 `conv_arch` 中写 `(2, 128)`。")
+    lines += ["", parameters_section(analysis, zh=True), "", receptive_field_section(analysis, zh=True)]
+    fc = first_fc(analysis)
+    if fc is not None:
+        read = map_before(analysis, fc) or fc.input_shape
+        weights = fc.params - fc.output_shape[0]
+        kernel = spec.classifier_kernel()
+        lines += ["", "### 把全连接层当作卷积层（*全连接层改为卷积* 开关）",
+                  f"第一个全连接层读入一张 {shape_text(read)} 的特征图：{weights:,} 个权重。同样的权重可以看作一个 "
+                  f"{kernel}x{kernel} 卷积层，其余全连接层则是 1x1 卷积层。这样网络就能接受任何足够大的输入，"
+                  "输出一张类别分数图，再对它取平均。"
+                  + ("该开关已**打开**：参数量不变。" if spec.fc_as_conv else "该开关现在关闭。")]
     return "\n".join(lines)
 
 
