@@ -7,6 +7,18 @@ if TYPE_CHECKING:
     from .analysis import Analysis
 
 
+#: Layer kinds (:attr:`LayerAnalysis.kind`) in Chinese, in the terms of d2l's Chinese edition (卷积层, 批量归一化, ...);
+#: pooling is 池化 as everywhere else on the Chinese page.
+KIND_ZH = {"conv": "卷积", "linear": "全连接", "batchnorm": "批量归一化", "relu": "ReLU", "maxpool": "最大池化",
+           "avgpool": "平均池化", "flatten": "展平", "dropout": "Dropout", "lrn": "局部响应归一化", "concat": "拼接",
+           "add": "相加"}
+
+
+def kind_name(kind: str, *, zh: bool = False) -> str:
+    """A layer kind as a table shows it: ``"conv"``, or ``"卷积"`` when ``zh`` (an unknown kind stays as it is)."""
+    return KIND_ZH.get(kind, kind) if zh else kind
+
+
 def human_count(value: float) -> str:
     """1234567 -> '1.23M'."""
     for threshold, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):

@@ -88,21 +88,7 @@ IDENTIFIER_LINE = re.compile(r"^[\w.\-+→×·,:;()\[\]/=%≈ ]*$")
 #: Visible English that other helpers' modules produce, to be translated there (prefixes of the lines).
 KNOWN_ENGLISH = (
     # explorer/ui/app.py: the title and API_HELP (plain gr.Markdown, not tr())
-    "CNN Architecture Explorer", "Programmatic use", "The page exposes one public endpoint",
     "from gradio_client import", "client = Client", "result = client.predict", "print(", "spec = '",
-    "An invalid spec raises an error",
-    # explorer/charts/diagram.py: the block diagram
-    "block ", "stem", "pool ", "inception ", "nin ", "conv ", "head", "global avg-pool", "avg-pool to", "FC ",
-    "main path + shortcut", "⤷ shortcut", "params", "channels",
-    # explorer/ui/views.py / explorer/report.py: headline cards and the layer table's headers and kinds
-    "Parameters", "MACs / image", "Parameter memory", "Training memory", "Receptive field", "Output",
-    "layer", "kind", "input", "output", "kernel / stride / pad", "activations", "receptive field (px)",
-    "cumulative stride (px)", "conv", "maxpool", "avgpool", "linear", "batchnorm", "concat", "add", "lrn", "relu",
-    "dropout", "flatten", "adaptive",
-    # explorer/charts/*: chart titles
-    "Parameters per layer", "Parameters per block", "parameters",
-    # explorer/ui/explore.py: export size, compare table (views.compare_markdown)
-    "About ", "A (pinned)", "block\tA params",
     # explorer/ui/gpu_panel.py / explorer/gpu.py
     "Reading the GPU monitor", "No NVIDIA GPU detected", "CPU ", "CPU utilisation", "seconds ago", "RAM used",
     "this app", "GiB", "GPU utilisation", "GPU memory",

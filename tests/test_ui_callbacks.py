@@ -1,6 +1,9 @@
 """The Explore panel's callbacks, called directly (no server): widgets -> spec -> analysis -> outputs."""
 from __future__ import annotations
 
+import html
+import re
+
 import gradio as gr
 import pytest
 
@@ -40,7 +43,7 @@ def test_editing_conv_arch_renders_new_numbers(panel):
     assert out[panel.draft]["vgg.conv_arch"].startswith("((1, 64)")
     assert decode_spec(out[panel.share_token]) == load_preset("vgg11")
     assert out[panel.current_spec] == load_preset("vgg11")
-    assert [row[0] for row in out[panel.table]][:2] == ["features.block1.conv1", "features.block1.pool"]
+    assert [row[0] for row in out[panel.table]["data"]][:2] == ["features.block1.conv1", "features.block1.pool"]
     assert out[panel.error]["visible"] is False
 
 
@@ -278,3 +281,116 @@ def test_a_late_change_event_from_the_previous_family_does_not_mix_into_the_load
     assert is_skip(late[panel.headline]) and is_skip(late[panel.current_spec])  # still GoogLeNet, unchanged
     common = make_field_handler(panel, "input_size")(96, late[panel.draft], 1, "Parameters", False, None, rendered)
     assert common[panel.current_spec] == load_preset("googlenet").replace(input_size=96)
+
+
+# --- the Chinese page: server-computed text follows the browser's language ---------------------------------------
+class _Request:
+    """What the handlers read of a gr.Request: the Accept-Language header."""
+
+    def __init__(self, language: str) -> None:
+        self.headers = {"accept-language": language}
+
+
+CHINESE, ENGLISH = _Request("zh-CN,zh;q=0.9"), _Request("en-US,en;q=0.9")
+#: English a Chinese view may show: units, formats, library and layer abbreviations.
+_ALLOWED = {"A", "B", "px", "fp32", "Adam", "GPU", "BN", "LRN", "ReLU", "Dropout", "KiB", "MiB", "GiB", "MACs", "Inception"}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _text(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "\n", markup))
+
+
+def _numbers(text: str) -> list[str]:
+    return re.findall(r"\d+(?:[,.]\d+)*", text)
+
+
+def _english_words(text: str, identifiers: set[str]) -> list[str]:
+    """Words of English in ``text`` other than units and the network's own names (block3, layer1.0, inception)."""
+    words = re.findall(r"(?<![\w.])[A-Za-z][\w.]*", text)  # not the unit of 15.48G
+    return [word for word in words if word not in _ALLOWED and word not in identifiers and not re.search(r"\d", word)]
+
+
+def _identifiers(spec) -> set[str]:
+    analysis = analyze(spec)
+    names = {layer.name for layer in analysis.layers} | {block.name for block in analysis.blocks}
+    return names | {part for name in names for part in re.split(r"[.\d]+", name) if part}
+
+
+@pytest.mark.parametrize("preset", ["vgg16", "googlenet", "d2l_nin", "alexnet_original", "resnet18"])
+def test_the_chinese_render_has_the_english_numbers_and_no_english_words(panel, preset):
+    spec = load_preset(preset)
+    english = show_spec(panel, spec, preset=preset, batch_size=64, chart="Shape flow", log_scale=False,
+                        pinned=load_preset("vgg11"))
+    chinese = show_spec(panel, spec, preset=preset, batch_size=64, chart="Shape flow", log_scale=False,
+                        pinned=load_preset("vgg11"), chinese=True)
+    for component in (panel.headline, panel.diagram):
+        assert _numbers(_text(chinese[component])) == _numbers(_text(english[component])), component
+    assert _numbers(chinese[panel.delta]) == _numbers(english[panel.delta])
+    table_zh, table_en = chinese[panel.table], english[panel.table]
+    assert [row[:1] + row[2:] for row in table_zh["data"]] == [row[:1] + row[2:] for row in table_en["data"]]
+
+    names = _identifiers(spec)
+    assert not _english_words(_text(chinese[panel.headline]), names)
+    assert not _english_words(_text(chinese[panel.diagram]), names)
+    assert not _english_words("\n".join(table_zh["headers"]), names)
+    assert not _english_words("\n".join(row[1] for row in table_zh["data"]), names)  # the kinds
+    assert not _english_words(chinese[panel.delta].replace("|", " "), names)
+    figure = chinese[panel.chart]
+    titles = [figure.layout.title.text, figure.layout.yaxis.title.text, figure.layout.yaxis2.title.text,
+              *(trace.name for trace in figure.data)]
+    assert not _english_words("\n".join(titles), names)
+    assert "参数量" in chinese[panel.headline] and "卷积" in chinese[panel.diagram]
+    assert _CJK.search(chinese[panel.explanation])  # explain(..., zh=True)
+
+    # ... and the English page stays English.
+    for component in (panel.headline, panel.diagram, panel.delta):
+        assert not _CJK.search(english[component]), component
+    assert table_en["headers"][:2] == ["layer", "kind"] and "conv" in {row[1] for row in table_en["data"]}
+    assert "Parameters" in english[panel.headline] and " conv " in _text(english[panel.diagram])
+    assert not _CJK.search(english[panel.explanation])
+
+
+def test_chinese_diagram_terms():
+    from explorer.charts.diagram import block_diagram_html
+
+    vgg = _text(block_diagram_html(None, analyze(load_preset("vgg16")), zh=True))
+    assert "块 5" in vgg and "3x3 卷积 512 ×3" in vgg and "2x2/2 最大池化" in vgg and "分类头" in vgg
+    assert "平均池化到 7x7" in vgg and "全连接 4096 → 4096 → 1000" in vgg and "参数量 7.08M" in vgg
+    resnet = _text(block_diagram_html(None, analyze(load_preset("resnet18")), zh=True))
+    assert "⤷ 捷径：恒等" in resnet and "⤷ 捷径：1x1/2 卷积 128 + BN" in resnet and "64 → 128 通道" in resnet
+    assert "全局平均池化" in resnet and "主路径 + 捷径，相加" in resnet
+    alexnet = _text(block_diagram_html(None, analyze(load_preset("alexnet_original")), zh=True))
+    assert "5x5 卷积 256（2 组）" in alexnet
+
+
+def test_chinese_compare_tab_pin_note_and_export_size(panel):
+    from explorer.ui.explore import export_info_markdown
+
+    vgg11, vgg16 = load_preset("vgg11"), load_preset("vgg16")
+    markdown, figure = compare_view(vgg11, vgg16, 1, CHINESE)
+    assert "A（固定）" in markdown and "B（编辑中）" in markdown and "| 块 |" in markdown
+    assert "+5,494,208" in markdown and figure.layout.title.text == "每块参数量"
+    assert "Pin" not in compare_view(None, vgg16, 1, CHINESE)[0]
+    english, _ = compare_view(vgg11, vgg16, 1, ENGLISH)
+    assert "A (pinned)" in english and "| block |" in english
+    assert export_info_markdown(vgg16, "JSON spec (.json)", chinese=True).startswith("约 **")
+    assert export_info_markdown(vgg16, "JSON spec (.json)").startswith("About **")
+    out = restore_from_query(panel, {"spec": "garbage!!"}, chinese=True)
+    assert "无法恢复" in out[panel.error]["value"]
+
+
+def test_an_edit_notes_the_preset_in_chinese(panel):
+    draft = {**values_from_spec(load_preset("vgg16")), "preset": "vgg16"}
+    out = make_field_handler(panel, "vgg.hidden_sizes")("1024", draft, 1, "MACs", False, None, "", False, CHINESE)
+    assert out[panel.preset_note] == "*已修改（基于 `vgg16`）*"
+    assert out[panel.chart].layout.title.text.startswith("每层乘加运算")
+
+
+def test_preset_picker_labels_are_translated(panel):
+    from explorer.presets import get_preset
+    from explorer.ui.i18n import ZH, _KEYS
+
+    for label, name in panel.preset.choices:
+        english = _KEYS[label.key]
+        assert english == get_preset(name).label() and ZH[english] == get_preset(name).label(zh=True)

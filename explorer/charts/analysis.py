@@ -1,4 +1,7 @@
-"""Analysis -> Plotly figures. Pure functions: no Gradio, no model building; lean figures (template "none")."""
+"""Analysis -> Plotly figures. Pure functions: no Gradio, no model building; lean figures (template "none").
+
+Every text a figure shows is English, or Simplified Chinese with ``zh=True`` (the page follows the browser's
+language); layer and block names are identifiers and stay as they are."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,7 +9,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 
 from ..analysis import Analysis, LayerAnalysis
-from ..report import human_bytes, human_count, shape_text
+from ..report import human_bytes, human_count, kind_name, shape_text
 
 #: Layers worth a point on the shape-flow chart (merges are an Inception block's concatenated output).
 _SHAPE_KINDS = {"conv", "maxpool", "avgpool", "linear", "flatten", "concat", "add"}
@@ -40,31 +43,37 @@ def _block_colors(layers: Sequence[LayerAnalysis]) -> list[str]:
     return [_PALETTE[order.index(layer.block) % len(_PALETTE)] for layer in layers]
 
 
-def _hover(layer: LayerAnalysis) -> str:
+def _hover(layer: LayerAnalysis, zh: bool = False) -> str:
+    if zh:
+        return (f"<b>{layer.name}</b><br>{kind_name(layer.kind, zh=True)}，块 {layer.block}"
+                f"<br>输出 {shape_text(layer.output_shape)}<br>参数量 {layer.params:,}<br>乘加运算 {layer.macs:,}"
+                f"<br>感受野 {layer.receptive_field} px")
     return (f"<b>{layer.name}</b><br>{layer.kind}, block {layer.block}<br>output {shape_text(layer.output_shape)}"
             f"<br>params {layer.params:,}<br>MACs {layer.macs:,}<br>receptive field {layer.receptive_field} px")
 
 
-def params_chart(analysis: Analysis, *, log_scale: bool = False) -> go.Figure:
+def params_chart(analysis: Analysis, *, log_scale: bool = False, zh: bool = False) -> go.Figure:
     """Parameters per layer (layers with weights only), coloured by block; hover names the layer."""
     layers = [layer for layer in analysis.layers if layer.params > 0]
     fig = go.Figure(go.Bar(x=[_short_name(layer) for layer in layers], y=[layer.params for layer in layers],
-                           marker_color=_block_colors(layers), hovertext=[_hover(layer) for layer in layers],
+                           marker_color=_block_colors(layers), hovertext=[_hover(layer, zh) for layer in layers],
                            hoverinfo="text"))
-    _layout(fig, f"Parameters per layer (total {human_count(analysis.total_params)})",
-            yaxis=dict(type="log" if log_scale else "linear", title="parameters"),
+    total = human_count(analysis.total_params)
+    _layout(fig, f"每层参数量（共 {total}）" if zh else f"Parameters per layer (total {total})",
+            yaxis=dict(type="log" if log_scale else "linear", title="参数量" if zh else "parameters"),
             xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45))
     return fig
 
 
-def macs_chart(analysis: Analysis, *, log_scale: bool = False) -> go.Figure:
+def macs_chart(analysis: Analysis, *, log_scale: bool = False, zh: bool = False) -> go.Figure:
     """Multiply-adds per layer for one image."""
     layers = [layer for layer in analysis.layers if layer.macs > 0]
     fig = go.Figure(go.Bar(x=[_short_name(layer) for layer in layers], y=[layer.macs for layer in layers],
-                           marker_color=_block_colors(layers), hovertext=[_hover(layer) for layer in layers],
+                           marker_color=_block_colors(layers), hovertext=[_hover(layer, zh) for layer in layers],
                            hoverinfo="text"))
-    return _layout(fig, f"MACs per layer (total {human_count(analysis.total_macs)} per image)",
-                   yaxis=dict(title="multiply-adds", type="log" if log_scale else "linear"),
+    total = human_count(analysis.total_macs)
+    return _layout(fig, f"每层乘加运算（每张图像共 {total}）" if zh else f"MACs per layer (total {total} per image)",
+                   yaxis=dict(title="乘加运算" if zh else "multiply-adds", type="log" if log_scale else "linear"),
                    xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45))
 
 
@@ -76,31 +85,36 @@ def main_path(analysis: Analysis) -> list[LayerAnalysis]:
     return [layer for layer in analysis.layers if kinds.get(layer.block) != "aux" and layer.name not in in_branch]
 
 
-def shape_flow_chart(analysis: Analysis, *, log_scale: bool = True) -> go.Figure:
+def shape_flow_chart(analysis: Analysis, *, log_scale: bool = True, zh: bool = False) -> go.Figure:
     """Channels (bars) and spatial size (line, right axis) along the network's main path."""
     layers = [layer for layer in main_path(analysis) if layer.kind in _SHAPE_KINDS]
     names = [_short_name(layer) for layer in layers]
     channels = [layer.output_shape[0] for layer in layers]
     spatial = [layer.output_shape[1] if len(layer.output_shape) == 3 else None for layer in layers]
-    hover = [_hover(layer) for layer in layers]
+    hover = [_hover(layer, zh) for layer in layers]
+    spatial_title = "空间尺寸（px）" if zh else "spatial size (px)"
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=names, y=channels, name="channels / features", marker_color="#4C78A8",
-                         hovertext=hover, hoverinfo="text"))
-    fig.add_trace(go.Scatter(x=names, y=spatial, name="spatial size (px)", yaxis="y2", mode="lines+markers",
+    fig.add_trace(go.Bar(x=names, y=channels, name="通道数 / 特征数" if zh else "channels / features",
+                         marker_color="#4C78A8", hovertext=hover, hoverinfo="text"))
+    fig.add_trace(go.Scatter(x=names, y=spatial, name=spatial_title, yaxis="y2", mode="lines+markers",
                              line=dict(color="#F58518"), hovertext=hover, hoverinfo="text", connectgaps=False))
-    return _layout(fig, "Shape flow: channels and spatial size",
-                   yaxis=dict(title="channels", type="log" if log_scale else "linear", dtick=1 if log_scale else None,
-                              minor=dict(showgrid=False)),
-                   yaxis2=dict(title=dict(text="spatial size (px)", standoff=12), overlaying="y", side="right",
+    return _layout(fig, "形状变化：通道数与空间尺寸" if zh else "Shape flow: channels and spatial size",
+                   yaxis=dict(title="通道数" if zh else "channels", type="log" if log_scale else "linear",
+                              dtick=1 if log_scale else None, minor=dict(showgrid=False)),
+                   yaxis2=dict(title=dict(text=spatial_title, standoff=12), overlaying="y", side="right",
                                automargin=True),
                    xaxis=dict(showticklabels=len(layers) <= 40, tickangle=-45), showlegend=True)
 
 
 #: What the Explore figures of training memory assume (the Train tab's memory model, with these settings).
 MEMORY_ASSUMPTIONS = "fp32, Adam, GPU"
+MEMORY_ASSUMPTIONS_ZH = "fp32，Adam，GPU"
+#: :attr:`TrainingMemory.peak_phase` in Chinese.
+_PHASE_ZH = {"forward/backward": "前向/反向传播", "optimizer step": "优化器更新"}
 
 
-def memory_chart(analysis: Analysis, batch_sizes: Sequence[int] = (1, 8, 32, 128, 256)) -> go.Figure:
+def memory_chart(analysis: Analysis, batch_sizes: Sequence[int] = (1, 8, 32, 128, 256), *,
+                 zh: bool = False) -> go.Figure:
     """The modelled peak of a training step by batch size (:meth:`Analysis.training_memory`, the Train tab's
     model; fp32, Adam, on a GPU), split into what does not grow with the batch (weights, Adam's two moments, the
     GPU's workspace) and what does at the peak (activations kept for backward and the gradients that exist then,
@@ -109,29 +123,48 @@ def memory_chart(analysis: Analysis, batch_sizes: Sequence[int] = (1, 8, 32, 128
     fixed = [estimate.weights + estimate.optimizer_state + estimate.workspace for estimate in estimates]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=[str(batch) for batch in batch_sizes], y=[value / 2**20 for value in fixed],
-                         name="weights + Adam state + workspace", marker_color="#4C78A8"))
+                         name="权重 + Adam 状态 + 工作区" if zh else "weights + Adam state + workspace",
+                         marker_color="#4C78A8"))
+    peaks = [f"峰值出现在{_PHASE_ZH.get(estimate.peak_phase, estimate.peak_phase)}" if zh
+             else f"peak in the {estimate.peak_phase}" for estimate in estimates]
     fig.add_trace(go.Bar(x=[str(batch) for batch in batch_sizes],
                          y=[(estimate.total - value) / 2**20 for estimate, value in zip(estimates, fixed)],
-                         name="activations + gradients at the peak", marker_color="#F58518",
-                         hovertext=[f"peak in the {estimate.peak_phase}" for estimate in estimates]))
-    return _layout(fig, f"Training memory estimate ({MEMORY_ASSUMPTIONS}; MiB)", barmode="stack", showlegend=True,
-                   xaxis=dict(title="batch size", type="category"), yaxis=dict(title="MiB"))
+                         name="峰值时的激活值 + 梯度" if zh else "activations + gradients at the peak",
+                         marker_color="#F58518", hovertext=peaks))
+    title = (f"训练内存估计（{MEMORY_ASSUMPTIONS_ZH}；MiB）" if zh
+             else f"Training memory estimate ({MEMORY_ASSUMPTIONS}; MiB)")
+    return _layout(fig, title, barmode="stack", showlegend=True,
+                   xaxis=dict(title="批量大小" if zh else "batch size", type="category"), yaxis=dict(title="MiB"))
 
 
-def block_compare_chart(first: Analysis, second: Analysis, *, labels: tuple[str, str] = ("A", "B")) -> go.Figure:
+def block_compare_chart(first: Analysis, second: Analysis, *, labels: tuple[str, str] = ("A", "B"),
+                        zh: bool = False) -> go.Figure:
     """Parameters per block of two networks side by side."""
     fig = go.Figure()
     for analysis, label, color in ((first, labels[0], "#4C78A8"), (second, labels[1], "#F58518")):
         rows = analysis.block_totals()
         fig.add_trace(go.Bar(x=[row["block"] for row in rows], y=[row["params"] for row in rows], name=label,
                              marker_color=color,
-                             hovertext=[f"{label} {row['block']}: {row['params']:,} params, "
+                             hovertext=[f"{label} {row['block']}：参数量 {row['params']:,}，乘加运算 "
+                                        f"{human_count(row['macs'])}" if zh else
+                                        f"{label} {row['block']}: {row['params']:,} params, "
                                         f"{human_count(row['macs'])} MACs" for row in rows], hoverinfo="text"))
-    return _layout(fig, "Parameters per block", barmode="group", showlegend=True, yaxis=dict(title="parameters"))
+    return _layout(fig, "每块参数量" if zh else "Parameters per block", barmode="group", showlegend=True,
+                   yaxis=dict(title="参数量" if zh else "parameters"))
 
 
-def summary_cards(analysis: Analysis, *, batch_size: int) -> list[tuple[str, str]]:
-    """The headline figures as (label, value) pairs."""
+def summary_cards(analysis: Analysis, *, batch_size: int, zh: bool = False) -> list[tuple[str, str]]:
+    """The headline figures as (label, value) pairs (labels in Chinese when ``zh``; the values are the same)."""
+    if zh:
+        return [
+            ("参数量", f"{human_count(analysis.total_params)} ({analysis.total_params:,})"),
+            ("每张图乘加运算", human_count(analysis.total_macs)),
+            ("参数内存", human_bytes(analysis.param_bytes)),
+            (f"训练内存（批量 {batch_size}，{MEMORY_ASSUMPTIONS_ZH}）",
+             human_bytes(analysis.training_memory_bytes(batch_size))),
+            ("感受野", f"{analysis.feature_receptive_field} px"),
+            ("输出", shape_text(analysis.output_shape)),
+        ]
     return [
         ("Parameters", f"{human_count(analysis.total_params)} ({analysis.total_params:,})"),
         ("MACs / image", human_count(analysis.total_macs)),

@@ -1,6 +1,8 @@
 """A block diagram of the network, read from the blocks the builder recorded: one box per block, its layers
 summarised ("3x3 conv 64 ×2 + BN", "2x2/2 max-pool"), parallel branches side by side with their widths
-(Inception's four, a residual block's main path and shortcut). Pure: analysis -> HTML; no family code."""
+(Inception's four, a residual block's main path and shortcut). Pure: analysis -> HTML; no family code.
+English, or Simplified Chinese with ``zh=True`` (d2l's Chinese terms); names from the papers (conv1, nin1,
+inception3a, layer1.0) stay as they are."""
 from __future__ import annotations
 
 import html
@@ -9,13 +11,24 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..analysis import Analysis, BlockAnalysis, LayerAnalysis
-from ..report import human_count, shape_text
+from ..report import human_count, kind_name, shape_text
 
 _COLORS = {"stem": "#DCE8F5", "conv_block": "#DCE8F5", "conv_stage": "#DCE8F5", "pool": "#FCE3CC",
            "head": "#E3F1DC", "inception": "#EFE3F3", "residual": "#E8EEF9", "aux": "#F5F5F5"}
 _BRANCH_COLORS = ("#4C78A8", "#54A24B", "#C0504D", "#E08214")
 #: Layers that add nothing to a box's summary (they keep the shape and have no options worth showing).
 _SILENT_KINDS = {"relu", "dropout", "flatten", "concat", "add"}
+#: The diagram's words, English and Chinese; the phrases are built from these, so both share one logic.
+_WORDS = {
+    False: dict(conv="conv", groups=" ({} groups)", maxpool="max-pool", global_avgpool="global avg-pool",
+                avgpool_to="avg-pool to {0}x{0}", fc="FC", params="{} params", channels="{} → {} channels",
+                added="main path + shortcut, added", identity="identity", shortcut="⤷ shortcut: "),
+    True: dict(conv="卷积", groups="（{} 组）", maxpool="最大池化", global_avgpool="全局平均池化",
+               avgpool_to="平均池化到 {0}x{0}", fc="全连接", params="参数量 {}", channels="{} → {} 通道",
+               added="主路径 + 捷径，相加", identity="恒等", shortcut="⤷ 捷径："),
+}
+#: Generic block names in Chinese; the papers' own names (conv1, nin1, inception3a) stay.
+_BLOCK_ZH = {"block": "块", "stem": "主干", "pool": "池化", "head": "分类头", "aux": "辅助分类器", "stage": "阶段"}
 
 
 @dataclass
@@ -29,44 +42,54 @@ class DiagramBox:
     merge: str | None = None  # "concat" or "add" when there are branches
 
 
-def block_title(name: str) -> str:
-    """'inception3a' -> 'inception 3a', 'block2' -> 'block 2'; dotted names ('layer1.0') stay."""
-    return name if "." in name else re.sub(r"^([a-z_]+?)(\d)", r"\1 \2", name)
+def block_title(name: str, *, zh: bool = False) -> str:
+    """'inception3a' -> 'inception 3a', 'block2' -> 'block 2' ('块 2' when ``zh``); dotted names ('layer1.0')
+    stay."""
+    if "." in name:
+        return name
+    title = re.sub(r"^([a-z_]+?)(\d)", r"\1 \2", name)
+    if zh:
+        word, _, rest = title.partition(" ")
+        if word in _BLOCK_ZH:
+            return f"{_BLOCK_ZH[word]} {rest}".strip()
+    return title
 
 
-def _layer_phrase(layer: LayerAnalysis) -> str:
+def _layer_phrase(layer: LayerAnalysis, zh: bool = False) -> str:
+    words = _WORDS[zh]
     kernel, stride = layer.kernel_size or 1, layer.stride or 1
     window = f"{kernel}x{kernel}" + (f"/{stride}" if stride > 1 else "")
     if layer.kind == "conv":
-        groups = f" ({layer.groups} groups)" if layer.groups > 1 else ""
-        return f"{window} conv {layer.output_shape[0]}{groups}"
+        groups = words["groups"].format(layer.groups) if layer.groups > 1 else ""
+        return f"{window} {words['conv']} {layer.output_shape[0]}{groups}"
     if layer.kind == "maxpool":
-        return f"{window} max-pool"
+        return f"{window} {words['maxpool']}"
     if layer.kind == "avgpool":
         size = layer.output_shape[-1] if len(layer.output_shape) == 3 else 1
-        return "global avg-pool" if size == 1 else f"avg-pool to {size}x{size}"
+        return words["global_avgpool"] if size == 1 else words["avgpool_to"].format(size)
     if layer.kind == "linear":
-        return f"FC {layer.output_shape[0]}"
+        return f"{words['fc']} {layer.output_shape[0]}"
     if layer.kind == "batchnorm":
         return "BN"
     if layer.kind == "lrn":
         return "LRN"
-    return layer.kind
+    return kind_name(layer.kind, zh=zh)
 
 
-def summarise_layers(layers: Sequence[LayerAnalysis]) -> list[str]:
+def summarise_layers(layers: Sequence[LayerAnalysis], *, zh: bool = False) -> list[str]:
     """Consecutive equal phrases collapse ("3x3 conv 64 ×2"); BN joins the conv before it; FCs chain."""
+    fc = _WORDS[zh]["fc"] + " "
     phrases: list[str] = []
     for layer in layers:
         if layer.kind in _SILENT_KINDS:
             continue
-        phrase = _layer_phrase(layer)
+        phrase = _layer_phrase(layer, zh)
         if phrase == "BN" and phrases:
             if not phrases[-1].endswith(" + BN"):
                 phrases[-1] += " + BN"
             continue
-        if phrase.startswith("FC ") and phrases and phrases[-1].startswith("FC "):
-            phrases[-1] += f" → {phrase[3:]}"
+        if phrase.startswith(fc) and phrases and phrases[-1].startswith(fc):
+            phrases[-1] += f" → {phrase[len(fc):]}"
             continue
         phrases.append(phrase)
     lines: list[str] = []
@@ -80,34 +103,37 @@ def summarise_layers(layers: Sequence[LayerAnalysis]) -> list[str]:
     return lines
 
 
-def _branch_label(analysis: Analysis, block: BlockAnalysis, index: int) -> str:
+def _branch_label(analysis: Analysis, block: BlockAnalysis, index: int, zh: bool = False) -> str:
     branch = block.branches[index]
     if not branch.modules:
-        return "identity"
+        return _WORDS[zh]["identity"]
     layers = [layer for layer in analysis.layers_of(block.name)
               if any(layer.name == path or layer.name.startswith(path + ".") for path in branch.modules)]
-    return " → ".join(summarise_layers(layers))
+    return " → ".join(summarise_layers(layers, zh=zh))
 
 
-def diagram_boxes(analysis: Analysis) -> list[DiagramBox]:
+def diagram_boxes(analysis: Analysis, *, zh: bool = False) -> list[DiagramBox]:
     """The recorded blocks as labelled boxes, in order, with their output shapes and parameters."""
+    words = _WORDS[zh]
     boxes = []
     for block in analysis.blocks:
-        footer = [f"→ {shape_text(block.output_shape)}", f"{human_count(block.params)} params"]
+        title = block_title(block.name, zh=zh)
+        footer = [f"→ {shape_text(block.output_shape)}", words["params"].format(human_count(block.params))]
         if block.branches:
-            lines = [f"{block.input_shape[0] if block.input_shape else '?'} → {block.output_shape[0]} channels"]
+            lines = [words["channels"].format(block.input_shape[0] if block.input_shape else "?",
+                                              block.output_shape[0])]
             if block.merge == "add":
-                lines.append("main path + shortcut, added")
-            branches = [(_branch_label(analysis, block, index), branch.width)
+                lines.append(words["added"])
+            branches = [(_branch_label(analysis, block, index, zh), branch.width)
                         for index, branch in enumerate(block.branches)]
-            boxes.append(DiagramBox(block_title(block.name), lines + footer, block.kind, branches, block.merge))
+            boxes.append(DiagramBox(title, lines + footer, block.kind, branches, block.merge))
         else:
-            lines = summarise_layers(analysis.layers_of(block.name))
-            boxes.append(DiagramBox(block_title(block.name), lines + footer, block.kind))
+            lines = summarise_layers(analysis.layers_of(block.name), zh=zh)
+            boxes.append(DiagramBox(title, lines + footer, block.kind))
     return boxes
 
 
-def block_diagram_html(spec: object, analysis: Analysis) -> str:
+def block_diagram_html(spec: object, analysis: Analysis, *, zh: bool = False) -> str:
     """The boxes left to right as HTML (cheap for a browser to redraw on every edit, unlike a Plotly figure).
 
     Concatenated branches are stacked, each as tall as its share of the output channels; a residual block
@@ -115,7 +141,8 @@ def block_diagram_html(spec: object, analysis: Analysis) -> str:
     accepted for callers that pass it; everything shown comes from the analysis's block record.
     """
     columns = []
-    for box in diagram_boxes(analysis):
+    words = _WORDS[zh]
+    for box in diagram_boxes(analysis, zh=zh):
         lines = "".join(f'<div class="dg-line">{html.escape(line)}</div>' for line in box.lines)
         branches = ""
         if box.branches:
@@ -124,8 +151,9 @@ def block_diagram_html(spec: object, analysis: Analysis) -> str:
             for index, ((label, channels), color) in enumerate(zip(box.branches, _BRANCH_COLORS)):
                 grow = max(channels / total, 0.08) if box.merge == "concat" else 1
                 shortcut = box.merge == "add" and index > 0
-                style = f"flex-grow:{grow:.3f};background:{'#888' if shortcut and label == 'identity' else color}"
-                prefix = "⤷ shortcut: " if shortcut else ""
+                identity = shortcut and label == words["identity"]
+                style = f"flex-grow:{grow:.3f};background:{'#888' if identity else color}"
+                prefix = words["shortcut"] if shortcut else ""
                 cells.append(f'<div class="dg-branch" style="{style}">{html.escape(prefix + label)}</div>')
             joiner = '<div class="dg-merge">⊕</div>' if box.merge == "add" else ""
             branches = f'<div class="dg-branches dg-{box.merge or "none"}">' + joiner.join(cells) + "</div>"

@@ -24,6 +24,7 @@ from .lessons_panel import build_lessons_panel
 from .train_panel import build_train_panel
 
 TITLE = "CNN Architecture Explorer"
+TITLE_ZH = "CNN 架构探索器"
 INTRO = ("Edit a classic CNN — VGG's `conv_arch`, GoogLeNet's Inception table, NiN's blocks, AlexNet's options — and see "
          "it rebuilt at once: shapes, parameters, MACs, memory and receptive fields. Then train it and watch the GPU.")
 CSS = """
@@ -90,7 +91,7 @@ def build_app() -> gr.Blocks:
     # Served files (exports, checkpoints) age out of Gradio's cache; the disk budget also deletes them by age.
     with gr.Blocks(title=TITLE, delete_cache=state.settings.delete_cache()) as demo:
         with gr.Row(elem_id="page-header", equal_height=True):
-            gr.Markdown(f"# {TITLE}", elem_id="page-title")
+            gr.Markdown(tr(f"# {TITLE}", zh=f"# {TITLE_ZH}"), elem_id="page-title")
             build_gpu_opener()  # the sidebar's own toggle is an unlabelled chevron at the window's edge
         gr.Markdown(tr(INTRO))
         with gr.Sidebar(label=tr("GPU"), open=False, position="right", width=380) as sidebar:
@@ -115,7 +116,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab(tr("Lessons"), id="lessons"):
                 build_lessons_panel(panel)
             with gr.Tab(tr("API"), id="api"):
-                gr.Markdown(API_HELP)
+                gr.Markdown(tr(API_HELP, zh=API_HELP_ZH))
             if state.settings.admin_password:  # no password, no tab (and no admin events at all)
                 with gr.Tab(tr("Teacher"), id="teacher"):
                     build_admin_panel()
@@ -135,6 +136,9 @@ def build_app() -> gr.Blocks:
 
         demo.load(on_load, None, load_outputs(panel), concurrency_limit=None, show_progress="hidden",
                   api_visibility="private")
+        # The browser tab's title follows the language like the labels (Blocks(title=) has no translation).
+        demo.load(None, None, None, js="() => { if ((navigator.language || '').toLowerCase().startsWith('zh')) "
+                                       f"document.title = {json.dumps(TITLE_ZH)}; }}")
         gr.api(analyze_api, api_name="analyze", concurrency_limit=None)
     demo.queue(api_open=False, max_size=int(os.environ.get("EXPLORER_QUEUE_SIZE", "256")),
                default_concurrency_limit=1)
@@ -152,14 +156,35 @@ API_HELP = """
 The page exposes one public endpoint, **`/analyze`**, taking a preset name or a JSON spec and returning the
 analysis as JSON. With [gradio_client](https://www.gradio.app/guides/getting-started-with-the-python-client):
 
-```python
+~~~python
 from gradio_client import Client
 client = Client("http://127.0.0.1:7860/")
 result = client.predict("vgg16", api_name="/analyze")
 print(result["analysis"]["total_params"])          # 138357544
 spec = '{"family": "vgg", "conv_arch": [[1, 64], [1, 128], [2, 256]], "input_size": 32, "in_channels": 1, "num_classes": 10}'
 print(client.predict(spec, api_name="/analyze")["analysis"]["total_macs"])
-```
+~~~
 An invalid spec raises an error whose message names the field, e.g.
-`conv_arch[2]: each block is a pair (num_convs, out_channels) like (2, 256), got (2,)`.
+<code>conv_arch[2]: each block is a pair (num_convs, out_channels) like (2, 256), got (2,)</code>.
+"""
+#: API_HELP in Chinese: the same code; the server's error messages are English, so only the field is quoted.
+API_HELP_ZH = """
+### 用程序调用
+本页面只公开一个端点：
+
+**`/analyze`**
+
+输入一个预设名称或一个 JSON 规格，返回 JSON 格式的分析结果。使用
+[gradio_client](https://www.gradio.app/guides/getting-started-with-the-python-client)：
+
+~~~python
+from gradio_client import Client
+client = Client("http://127.0.0.1:7860/")
+result = client.predict("vgg16", api_name="/analyze")
+print(result["analysis"]["total_params"])          # 138357544
+spec = '{"family": "vgg", "conv_arch": [[1, 64], [1, 128], [2, 256]], "input_size": 32, "in_channels": 1, "num_classes": 10}'
+print(client.predict(spec, api_name="/analyze")["analysis"]["total_macs"])
+~~~
+规格无效时会返回一个错误，错误信息（英文）开头就是出错的字段，例如 `conv_arch[2]`（每个块应是
+`(num_convs, out_channels)` 这样的一对数字）。
 """

@@ -25,7 +25,7 @@ from .convert import spec_from_values, table_rows, values_from_spec
 from .editors.base import COMMON_FIELDS, Editor, Field, cells_equal
 from . import limits
 from .i18n import tr, wants_chinese
-from .views import CHARTS, TABLE_HEADERS, chart_figure, compare_markdown, headline_html, layer_rows
+from .views import CHARTS, TABLE_HEADERS, chart_figure, compare_markdown, headline_html, layer_table
 
 DEFAULT_PRESET = "vgg16"
 EXPORT_KINDS = {"PyTorch (.py)": "pytorch", "ONNX (.onnx)": "onnx", "JSON spec (.json)": "json",
@@ -93,23 +93,24 @@ def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: s
     delta = ""
     if pinned:
         try:
-            delta = "#### Compared with pinned A\n" + compare_markdown(
-                analyze(parse_spec(pinned), batch_size=batch_size), analysis, batch_size=batch_size, per_block=False)
+            delta = ("#### 与固定的 A 对比\n" if chinese else "#### Compared with pinned A\n") + compare_markdown(
+                analyze(parse_spec(pinned), batch_size=batch_size), analysis, batch_size=batch_size, per_block=False,
+                chinese=chinese)
         except SpecError:
             delta = ""
     updates = {
         panel.error: gr.update(value="", visible=False),
         panel.headline: headline_html(analysis, batch_size=batch_size, chinese=chinese),
         panel.delta: delta,
-        panel.diagram: block_diagram_html(spec, analysis),
-        panel.chart: chart_figure(chart, analysis, log_scale=log_scale),
-        panel.table: layer_rows(analysis),
-        panel.explanation: explain(spec, analysis) if explain_open else gr.skip(),
+        panel.diagram: block_diagram_html(spec, analysis, zh=chinese),
+        panel.chart: chart_figure(chart, analysis, log_scale=log_scale, chinese=chinese),
+        panel.table: layer_table(analysis, chinese=chinese),
+        panel.explanation: explain(spec, analysis, zh=chinese) if explain_open else gr.skip(),
         panel.current_spec: spec,
         panel.rendered_key: _render_key(token, batch_size, chart, log_scale, pinned),
         panel.share_token: token,
     }
-    updates.update(preset_updates(panel, spec, origin))
+    updates.update(preset_updates(panel, spec, origin, chinese=chinese))
     for component in panel.derived_components():
         updates[component] = gr.skip()
     editor = family_of(spec).editor_definition()
@@ -120,7 +121,7 @@ def render_results(panel: ExplorePanel, spec: Spec, *, batch_size: int, chart: s
     return updates
 
 
-def preset_updates(panel: ExplorePanel, spec: Spec, origin: str | None) -> dict:
+def preset_updates(panel: ExplorePanel, spec: Spec, origin: str | None, *, chinese: bool = False) -> dict:
     """The preset box names the preset while the network is that preset; after an edit it is cleared (so that
     choosing the preset again reloads it) and the note says "edited (from ...)"."""
     try:
@@ -129,7 +130,7 @@ def preset_updates(panel: ExplorePanel, spec: Spec, origin: str | None) -> dict:
         unchanged = False
     if unchanged:
         return {panel.preset: origin, panel.preset_note: ""}
-    note = f"*edited (from `{origin}`)*" if origin else ""
+    note = (f"*已修改（基于 `{origin}`）*" if chinese else f"*edited (from `{origin}`)*") if origin else ""
     return {panel.preset: None, panel.preset_note: note}
 
 
@@ -155,7 +156,8 @@ def _escape_md(text: str) -> str:
 
 
 def _chinese(request: gr.Request | None) -> bool:
-    """Server-computed text (the headline cards) follows the browser's language, like the labels."""
+    """Server-computed text (cards, diagram, table, charts, compare, export size) follows the browser's language,
+    like the labels."""
     try:
         return wants_chinese(request.headers.get("accept-language")) if request is not None else False
     except AttributeError:
@@ -244,8 +246,9 @@ def append_row(blank_row: tuple[Any, ...]) -> Callable[[Any], list[list[Any]]]:
 
 
 # --- building the panel --------------------------------------------------------------------------------------
-def _preset_choices() -> list[tuple[str, str]]:
-    return [(f"{preset.name} — {preset.description[:70]}", preset.name) for preset in list_presets()]
+def _preset_choices() -> list[tuple[gr.i18n.I18nData, str]]:
+    """The picker's entries; a Chinese browser shows each preset's Chinese description (``ZH`` has them)."""
+    return [(tr(preset.label()), preset.name) for preset in list_presets()]
 
 
 def _create_fields(fields: list[Field], editor: Editor | None, values: Mapping[str, Any],
@@ -310,7 +313,7 @@ def build_explore_panel() -> ExplorePanel:
                 chart_choice = gr.Radio([(tr(name), name) for name in CHARTS], value=CHARTS[0], label=tr("Chart"), scale=4, elem_id="chart-choice")
                 log_scale = gr.Checkbox(False, label=tr("Log scale"), scale=1)
             chart = gr.Plot(chart_figure(CHARTS[0], initial), label=tr("Chart"), show_label=False, elem_id="chart")
-            table = gr.Dataframe(layer_rows(initial), headers=TABLE_HEADERS, label=tr("Layers"), interactive=False,
+            table = gr.Dataframe(layer_table(initial), headers=TABLE_HEADERS, label=tr("Layers"), interactive=False,
                                  max_height=420, elem_id="layer-table", type="array")
             with gr.Accordion(tr("Why does it look like this? (with your numbers)"), open=False,
                               elem_id="explain-accordion") as explain_accordion:
@@ -332,11 +335,11 @@ def build_explore_panel() -> ExplorePanel:
     _wire(panel, pin, export_kind, export_button, export_file)
     _wire_export_info(panel, export_accordion, export_kind, export_info)
 
-    def on_expand(current: Spec | None) -> tuple[bool, Any]:
+    def on_expand(current: Spec | None, request: gr.Request = None) -> tuple[bool, Any]:
         if not current:
             return True, gr.skip()
         spec = parse_spec(current)
-        return True, explain(spec, analyze(spec))
+        return True, explain(spec, analyze(spec), zh=_chinese(request))
 
     explain_accordion.expand(on_expand, [current_spec], [explain_open, explanation], concurrency_limit=None,
                              api_visibility="private")
@@ -385,9 +388,12 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
     panel.preset.input(on_preset, preset_inputs, load_outputs(panel), **fast)
     panel.family.input(on_family, [panel.family, *preset_inputs[1:]], load_outputs(panel), **fast)
 
-    def on_pin(current: Spec | None) -> tuple[Spec | None, str]:
-        note = "Pinned as A. Keep editing: the deltas below compare your edits (B) with A." if current else ""
-        return current, note
+    def on_pin(current: Spec | None, request: gr.Request = None) -> tuple[Spec | None, str]:
+        if not current:
+            return current, ""
+        if _chinese(request):
+            return current, "已固定为 A。继续修改：下面的差值对比你的修改（B）与 A。"
+        return current, "Pinned as A. Keep editing: the deltas below compare your edits (B) with A."
 
     pin.click(on_pin, [panel.current_spec], [panel.pinned_spec, panel.delta], **fast)
 
@@ -452,21 +458,25 @@ def export_file_for(kind_label: str, current: Spec | None, request: gr.Request =
             state.disk.remove(folder)
 
 
-def export_size_refusal(kind: str, estimate: int, max_onnx_bytes: int | None) -> str:
+def export_size_refusal(kind: str, estimate: int, max_onnx_bytes: int | None, *, chinese: bool = False) -> str:
     """Why an export is refused before it starts ("" when it is not)."""
     if kind == "onnx" and max_onnx_bytes is not None and estimate > max_onnx_bytes:
         from ..server import format_bytes
 
+        if chinese:
+            return (f"这个 ONNX 文件约 {format_bytes(estimate)}，超过本服务器的上限 {format_bytes(max_onnx_bytes)}"
+                    f"（EXPLORER_MAX_ONNX_MB）。请改为导出 PyTorch 文件（.py），或在自己的电脑上生成 ONNX 文件："
+                    f"`python -m explorer export <spec.json> --format onnx`。")
         return (f"This ONNX file would be about {format_bytes(estimate)}, over this server's limit of "
                 f"{format_bytes(max_onnx_bytes)} (EXPLORER_MAX_ONNX_MB). Export the PyTorch file (.py) instead, or "
                 f"make the ONNX file on your own computer: `python -m explorer export <spec.json> --format onnx`.")
     return ""
 
 
-def export_info_markdown(current: Spec | None, kind_label: str) -> str:
+def export_info_markdown(current: Spec | None, kind_label: str, *, chinese: bool = False) -> str:
     """What Build file will make: its estimated size, the notes for that format, and any limit it hits."""
     if not current:
-        return "No valid network to export: fix the spec first."
+        return "没有可导出的有效网络：请先修正规格。" if chinese else "No valid network to export: fix the spec first."
     from ..export import estimate_export_bytes, export_notes
     from ..server import format_bytes
 
@@ -476,9 +486,9 @@ def export_info_markdown(current: Spec | None, kind_label: str) -> str:
         estimate = estimate_export_bytes(spec, kind)
         notes = export_notes(spec, kind)
     except (ValueError, RuntimeError) as exc:
-        return f"Cannot export: {_escape_md(str(exc))}"
-    lines = [f"About **{format_bytes(estimate)}**."]
-    refusal = export_size_refusal(kind, estimate, limits.server().settings.max_onnx_bytes)
+        return f"{'无法导出：' if chinese else 'Cannot export: '}{_escape_md(str(exc))}"
+    lines = [f"约 **{format_bytes(estimate)}**。" if chinese else f"About **{format_bytes(estimate)}**."]
+    refusal = export_size_refusal(kind, estimate, limits.server().settings.max_onnx_bytes, chinese=chinese)
     if refusal:
         lines.append(f"⛔ {refusal}")
     lines += [f"- {_escape_md(note)}" for note in notes]
@@ -491,11 +501,11 @@ def _wire_export_info(panel: ExplorePanel, accordion: gr.Accordion, export_kind:
     fast = dict(concurrency_limit=None, show_progress="hidden", api_visibility="private")
     export_open = gr.State(False)
 
-    def on_open(current: Spec | None, kind_label: str) -> tuple[bool, str]:
-        return True, export_info_markdown(current, kind_label)
+    def on_open(current: Spec | None, kind_label: str, request: gr.Request = None) -> tuple[bool, str]:
+        return True, export_info_markdown(current, kind_label, chinese=_chinese(request))
 
-    def on_change(current: Spec | None, kind_label: str, is_open: bool) -> Any:
-        return export_info_markdown(current, kind_label) if is_open else gr.skip()
+    def on_change(current: Spec | None, kind_label: str, is_open: bool, request: gr.Request = None) -> Any:
+        return export_info_markdown(current, kind_label, chinese=_chinese(request)) if is_open else gr.skip()
 
     accordion.expand(on_open, [panel.current_spec, export_kind], [export_open, export_info], **fast)
     accordion.collapse(lambda: False, None, [export_open], **fast)
@@ -515,7 +525,8 @@ def restore_from_query(panel: ExplorePanel, query: dict[str, str], *, chinese: b
             preset = get_preset(preset_name)
             spec = preset.spec
     except SpecError as exc:
-        notice = f"The shared link could not be restored ({_escape_md(str(exc))}); showing {DEFAULT_PRESET}."
+        notice = (f"无法恢复分享的链接（{_escape_md(str(exc))}）；显示 {DEFAULT_PRESET}。" if chinese else
+                  f"The shared link could not be restored ({_escape_md(str(exc))}); showing {DEFAULT_PRESET}.")
     if spec is None:
         if not notice:
             return {component: gr.skip() for component in load_outputs(panel)}
@@ -525,11 +536,16 @@ def restore_from_query(panel: ExplorePanel, query: dict[str, str], *, chinese: b
                      log_scale=False, pinned=None, notice=notice, chinese=chinese)
 
 
-def compare_view(pinned: Spec | Mapping | None, current: Spec | Mapping | None, batch_size: Any) -> tuple[str, Any]:
-    """The Compare tab's Markdown and chart."""
+def compare_view(pinned: Spec | Mapping | None, current: Spec | Mapping | None, batch_size: Any,
+                 request: gr.Request = None) -> tuple[str, Any]:
+    """The Compare tab's Markdown and chart, in the browser's language."""
+    chinese = _chinese(request)
     if not pinned or not current:
+        if chinese:
+            return "在**探索**页把一个网络固定为 **A**（固定为 A），然后修改它：本页对比 A 与你当前的网络 B。", None
         return ("Pin a network as **A** on the Explore tab (Pin as A), then edit it: this tab compares A with your "
                 "current network B.", None)
     first, second = analyze(parse_spec(pinned)), analyze(parse_spec(current))
     batch = clamp_batch(batch_size)
-    return compare_markdown(first, second, batch_size=batch), block_compare_chart(first, second)
+    return (compare_markdown(first, second, batch_size=batch, chinese=chinese),
+            block_compare_chart(first, second, zh=chinese))
