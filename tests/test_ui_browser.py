@@ -12,7 +12,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
 from explorer import load_preset, parse_spec  # noqa: E402
-from tests.browser import ARTIFACTS  # noqa: E402
+from tests.browser import ARTIFACTS, open_tab  # noqa: E402
 
 VGG11_ARCH = "((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))"
 VGG16_ARCH = "((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))"
@@ -222,3 +222,9 @@ def test_pin_then_edit_compares_spec_objects_held_in_state(page):
     page.get_by_role("tab", name="Compare").click()
     expect(page.locator("#compare-table")).to_contain_text("138,357,544", timeout=10_000)  # A: vgg16
     expect(page.locator("#compare-table")).to_contain_text("132,863,336")  # B: the edit (vgg11)
+
+
+def test_api_tab_shows_the_pages_own_address(page, app_url):
+    open_tab(page, "API")
+    help_text = page.locator("#api-help")
+    expect(help_text).to_contain_text(f'Client("{app_url}")', timeout=10_000)  # a free port, not 7860

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 import gradio as gr
@@ -116,7 +117,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab(tr("Lessons"), id="lessons"):
                 build_lessons_panel(panel)
             with gr.Tab(tr("API"), id="api"):
-                gr.Markdown(tr(API_HELP, zh=API_HELP_ZH))
+                api_help = gr.Markdown(tr(API_HELP, zh=API_HELP_ZH), elem_id="api-help")
             if state.settings.admin_password:  # no password, no tab (and no admin events at all)
                 with gr.Tab(tr("Teacher"), id="teacher"):
                     build_admin_panel()
@@ -136,6 +137,8 @@ def build_app() -> gr.Blocks:
 
         demo.load(on_load, None, load_outputs(panel), concurrency_limit=None, show_progress="hidden",
                   api_visibility="private")
+        demo.load(api_help_markdown, None, api_help, concurrency_limit=None, show_progress="hidden",
+                  api_visibility="private")
         # The browser tab's title follows the language like the labels (Blocks(title=) has no translation).
         demo.load(None, None, None, js="() => { if ((navigator.language || '').toLowerCase().startsWith('zh')) "
                                        f"document.title = {json.dumps(TITLE_ZH)}; }}")
@@ -149,6 +152,33 @@ def launch_options() -> dict[str, Any]:
     """Settings for launch(), shared by app.py and the tests. Host and port come from GRADIO_SERVER_NAME/PORT."""
     return dict(css=CSS, max_file_size=max_file_size(), enable_monitoring=False, show_error=False,
                 footer_links=["api", "gradio"], i18n=build_i18n())
+
+
+#: The address the API examples are written with; the API tab shows the page's real address instead.
+EXAMPLE_ADDRESS = "http://127.0.0.1:7860/"
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def page_address(request: gr.Request | None) -> str:
+    """The page's address as the browser reached it (a proxy's X-Forwarded-Host/-Proto first), for the API
+    examples; the example address when the request names no plausible host."""
+    if request is None:
+        return EXAMPLE_ADDRESS
+    headers = request.headers
+    host = (headers.get("x-forwarded-host") or headers.get("host") or "").split(",")[0].strip()
+    if not _HOST.match(host):  # a header is the client's to write: only a host[:port] goes into the page
+        return EXAMPLE_ADDRESS
+    scheme = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    if scheme not in ("http", "https"):
+        url = getattr(getattr(request, "request", None), "url", None)
+        scheme = "https" if getattr(url, "scheme", "http") in ("https", "wss") else "http"
+    return f"{scheme}://{host}/"
+
+
+def api_help_markdown(request: gr.Request = None) -> str:
+    """The API tab in the browser's language, its examples written with the page's own address."""
+    chinese = wants_chinese(request.headers.get("accept-language")) if request is not None else False
+    return (API_HELP_ZH if chinese else API_HELP).replace(EXAMPLE_ADDRESS, page_address(request))
 
 
 API_HELP = """
