@@ -17,15 +17,21 @@ _PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#
             "#EECA3B")
 _MARGIN = dict(l=60, r=20, t=40, b=40)
 #: Legends sit top-left, under the title and clear of Plotly's toolbar (top-right).
-_LEGEND = dict(orientation="h", yanchor="bottom", y=1.01, x=0, xanchor="left")
+#: Measured from the top of the figure (yref "container"), so on a narrow phone plot a legend that wraps grows
+#: downwards into the margin instead of up into the title.
+_LEGEND = dict(orientation="h", yref="container", yanchor="top", x=0, xanchor="left")
+_TITLE_PX = 30  # the title's line at the top of the figure
 
 
 def _layout(fig: go.Figure, title: str, **kwargs: object) -> go.Figure:
-    settings: dict[str, object] = dict(template="none", title=dict(text=title, x=0.01, font=dict(size=14)),
-                                       margin=_MARGIN, height=320, hovermode="closest", showlegend=False)
+    title_settings = dict(text=title, x=0.01, font=dict(size=14), yref="container", y=1, yanchor="top",
+                          pad=dict(t=8))
+    settings: dict[str, object] = dict(template="none", title=title_settings, margin=_MARGIN, height=320,
+                                       hovermode="closest", showlegend=False)
     settings.update(kwargs)
     if settings.get("showlegend"):
-        settings.setdefault("legend", _LEGEND)
+        height = float(settings.get("height") or 320)  # type: ignore[arg-type]
+        settings.setdefault("legend", {**_LEGEND, "y": 1 - _TITLE_PX / height})
         settings["margin"] = {**_MARGIN, "t": 64}
     fig.update_layout(**settings)
     fig.update_xaxes(automargin=True)  # rotated layer names are never cut
