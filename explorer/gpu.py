@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -473,8 +474,8 @@ NA = "n/a"
 #: The nvidia-smi columns in table order, each with a plain-language explanation.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("GPU", "The GPU's number as NVML and nvidia-smi count (PCI bus order). CUDA and PyTorch number the fastest GPU "
-            "first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, and CUDA_VISIBLE_DEVICES renumbers them, so `cuda:0` "
-            "is not always GPU 0 here."),
+            "first unless CUDA_DEVICE_ORDER=PCI_BUS_ID, and CUDA_VISIBLE_DEVICES renumbers them, so "
+            "`torch.device(0)` (cuda:0) is not always GPU 0 here."),
     ("Name", "The product name of the card."),
     ("Fan", "The fan speed the driver asks for, as a percentage of the maximum. Data-centre cards have no fans of "
             "their own (the server's fans cool them), so it shows n/a."),
@@ -502,9 +503,62 @@ COLUMNS: tuple[tuple[str, str], ...] = (
                    "program at a time, Prohibited allows none."),
 )
 
+#: The explanations of :data:`COLUMNS` in Chinese (the column names stay: they are what nvidia-smi prints).
+COLUMNS_ZH: dict[str, str] = {
+    "GPU": "GPU 的编号，与 NVML 和 nvidia-smi 的计数方式一致（按总线地址顺序）。PyTorch 默认把最快的 GPU 编为 0 号"
+           "（除非设置 CUDA_DEVICE_ORDER=PCI_BUS_ID），CUDA_VISIBLE_DEVICES 还会重新编号，所以 PyTorch 的 0 号设备"
+           "（`torch.device(0)`）不一定是这里的 0 号 GPU。",
+    "Name": "显卡的产品名称。",
+    "Fan": "驱动程序要求的风扇转速，占最大转速的百分比。数据中心显卡自身没有风扇（由服务器的风扇散热），所以显示 n/a。",
+    "Temp": "GPU 核心温度（°C）。显卡过热时会降低频率（温度降频）。",
+    "Perf": "性能状态，从 P0（最高性能）到 P12（最低功耗）。繁忙的显卡运行在 P0-P2；空闲时降到 P8 或更低以节省电能，"
+            "再次提速需要一点时间。",
+    "Persistence-M": "持久模式：On 表示即使没有程序使用 GPU，驱动程序也保持加载，下一个程序启动更快。仅限 Linux。",
+    "Pwr:Usage/Cap": "显卡当前的耗电功率，以及它被限制的功率上限。接近上限时，显卡会降低频率以保持在上限以下。",
+    "Bus-Id": "显卡的 PCI 地址（domain:bus:device.function）：它插在哪个插槽上。",
+    "Disp.A": "显示是否激活：是否连接了显示器并由这块 GPU 输出画面。",
+    "Memory-Usage": "所有程序占用的显存，以及显卡的显存总量。它表示显卡有多满，而不是有多忙。PyTorch 会把释放的显存留在"
+                    "自己的缓存里，每个程序的 CUDA 上下文也要占几百 MiB，所以删除张量之后这个数仍然很高。",
+    "GPU-Util": "在最近一个采样周期（1/6 秒到 1 秒）中，至少有一个内核在运行的时间占比。它表示 GPU 有多频繁地在忙，而不是"
+                "有多少核心在忙：一个一直运行的小内核也会显示 100%。已载入但空闲的模型在这里显示高显存、0%。",
+    "Mem-Util": "在最近一个采样周期中，显存控制器在读写显存的时间占比：表示显存的访问流量，而不是显存有多满。",
+    "Uncorr. ECC": "自驱动加载以来无法纠正的显存错误数。应当为 0；否则说明数据可能已经损坏。显卡没有 ECC 或已关闭 ECC 时"
+                   "（大多数消费级显卡）显示 n/a。",
+    "Compute M.": "计算模式：Default 允许多个程序共享 GPU，Exclusive-process 一次只允许一个程序，Prohibited 不允许任何程序。",
+}
+
 PROCESS_COLUMNS: tuple[str, ...] = ("GPU", "PID", "Process", "GPU memory")
 PROCESSES_HELP = ("The programs that hold a CUDA context on the GPU now, with the GPU memory each holds. Inside a "
                   "container NVML may list the host's process ids, or nothing at all.")
+PROCESSES_HELP_ZH = "当前在 GPU 上持有 CUDA 上下文的程序，以及每个程序占用的显存。在容器中，NVML 可能列出宿主机的进程号，或者什么都不列出。"
+
+#: Why there is no GPU reading (:attr:`Snapshot.reason`), in Chinese: the reason's English parts, longest first.
+_REASONS_ZH: tuple[tuple[str, str], ...] = (
+    (NO_GPU, "未检测到英伟达 GPU"),
+    ("the nvidia-ml-py package (import pynvml) is not installed", "没有安装 nvidia-ml-py 包（import pynvml）"),
+    (_INIT_REASONS[12], "找不到英伟达驱动程序库（nvidia-ml）"),
+    (_INIT_REASONS[9], "英伟达驱动程序没有加载（这台机器没有英伟达 GPU，或其内核模块没有运行）"),
+    (_INIT_REASONS[4], "当前用户没有权限访问 英伟达驱动程序"),
+    (_INIT_REASONS[17], "操作系统阻止了对 英伟达驱动程序的访问"),
+    (_INIT_REASONS[18], "英伟达驱动程序与其库的版本不一致（驱动更新后需要重启？）"),
+    (_INIT_REASONS[28], "英伟达驱动程序没有找到可用的 GPU"),
+    (_INIT_REASONS[15], "GPU 已从总线上掉线"),
+    ("the NVIDIA driver is loaded but reports no GPUs", "英伟达驱动程序已加载，但报告没有 GPU"),
+    ("NVML started but listing the GPUs failed", "NVML 已启动，但列出 GPU 失败"),
+    ("NVML could not start", "NVML 无法启动"),
+    ("NVIDIA GPU monitoring stopped", "英伟达 GPU 监控已停止"),
+    ("no reason given", "未给出原因"),
+)
+
+
+def reason_zh(reason: str) -> str:
+    """A :attr:`Snapshot.reason` in Chinese: its known phrases translated; NVML's own error text stays as it is."""
+    text = reason
+    for english, chinese in _REASONS_ZH:
+        text = text.replace(english, chinese)
+    text = re.sub(r"reading GPU (\d+) failed", r"读取 GPU \1 失败", text)
+    text = re.sub(r"Retrying every ([\d.]+) s", r"每 \1 秒重试一次", text)
+    return text.replace(": ", "：")
 
 
 def _mib(num_bytes: int | None) -> str:
@@ -545,18 +599,27 @@ def format_process_rows(snapshot: Snapshot) -> list[list[str]]:
             for gpu in snapshot.gpus for process in gpu.processes]
 
 
-def format_cpu(cpu: CpuReading) -> str:
-    """One line: CPU %, RAM used / total, this process's memory."""
-    cores = f" across {cpu.cpu_count} cores" if cpu.cpu_count else ""
+def format_cpu(cpu: CpuReading, *, zh: bool = False) -> str:
+    """One line: CPU %, RAM used / total, this process's memory (``zh``: in Chinese)."""
     ram = (NA if cpu.ram_used_bytes is None or cpu.ram_total_bytes is None
            else f"{_gib(cpu.ram_used_bytes)} / {_gib(cpu.ram_total_bytes)} ({_unit(cpu.ram_percent, '%')})")
+    if zh:
+        cores = f"（{cpu.cpu_count} 个核心合计）" if cpu.cpu_count else ""
+        ram = "无" if ram == NA else ram
+        cpu_percent = "无" if cpu.cpu_percent is None else _unit(cpu.cpu_percent, '%', 1)
+        rss = "无" if cpu.process_rss_bytes is None else _gib(cpu.process_rss_bytes)
+        return f"CPU {cpu_percent}{cores} · 内存（RAM）{ram} · 本进程 {rss}"
+    cores = f" across {cpu.cpu_count} cores" if cpu.cpu_count else ""
     return f"CPU {_unit(cpu.cpu_percent, '%', 1)}{cores} · RAM {ram} · this process {_gib(cpu.process_rss_bytes)}"
 
 
-def format_status(snapshot: Snapshot) -> str:
-    """A one-line status: the GPUs seen, or why there are none."""
+def format_status(snapshot: Snapshot, *, zh: bool = False) -> str:
+    """A one-line status: the GPUs seen, or why there are none (``zh``: in Chinese)."""
     if snapshot.available:
         names = sorted({gpu.name for gpu in snapshot.gpus})
         count = len(snapshot.gpus)
+        if zh:
+            return f"{count} 块英伟达 GPU：{'、'.join(names)}"
         return f"{count} NVIDIA GPU{'s' if count != 1 else ''}: {', '.join(names)}"
-    return snapshot.reason or f"{NO_GPU}: no reason given"
+    reason = snapshot.reason or f"{NO_GPU}: no reason given"
+    return reason_zh(reason) if zh else reason

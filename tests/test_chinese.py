@@ -89,20 +89,9 @@ IDENTIFIER_LINE = re.compile(r"^[\w.\-+→×·,:;()\[\]/=%≈ ]*$")
 KNOWN_ENGLISH = (
     # explorer/ui/app.py: the title and API_HELP (plain gr.Markdown, not tr())
     "from gradio_client import", "client = Client", "result = client.predict", "print(", "spec = '",
-    # explorer/ui/gpu_panel.py / explorer/gpu.py
-    "Reading the GPU monitor", "No NVIDIA GPU detected", "CPU ", "CPU utilisation", "seconds ago", "RAM used",
-    "this app", "GiB", "GPU utilisation", "GPU memory",
-    # explorer/ui/train_panel.py
-    "Train the network from the Explore tab", "Network:", "Start trains", "Short-run recipe:", "Ready.",
-    # explorer/ui/inspect_panel.py
-    "Network: none yet",
-    # explorer/ui/gpu_panel.py: "What do these columns mean?"
-    "GPU: The GPU's", "Name: ", "Fan: ", "Temp: ", "Perf: ", "Persistence-M", "Pwr:", "Bus-Id", "Disp.A",
-    "Memory-Usage", "GPU-Util", "Mem-Util", "Uncorr. ECC", "Compute M.", "Processes: ", "Memory used and GPU",
-    "Without an NVIDIA GPU",
-    # explorer/ui/runs_panel.py
-    "No runs yet", "Run", "Network", "MACs/image", "Dataset", "Recipe", "Epochs", "Time", "Examples/s",
-    "Test accuracy", "Device",
+    # explorer/ui/gpu_panel.py: "What do these columns mean?" (nvidia-smi's column names, as it prints them)
+    "Name: ", "Fan: ", "Temp: ", "Perf: ", "Persistence-M", "Pwr:", "Bus-Id", "Disp.A",
+    "Memory-Usage", "GPU-Util", "Mem-Util", "Uncorr. ECC", "Compute M.", "Processes: ",
 )
 #: Text the block diagram shows once a family's network is rendered.
 DIAGRAM_MARK = {"GoogLeNet": "inception 3a", "NiN": "nin 1", "AlexNet": "conv 1", "ResNet": "layer1.0", "VGG": "block 5"}

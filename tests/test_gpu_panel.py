@@ -158,7 +158,53 @@ def test_build_gpu_panel_wires_a_cheap_timer() -> None:
     config = json.dumps(demo.get_config_file(), default=str)  # labels are gr.I18n keys
     from explorer.ui.i18n import tr
 
-    assert tr("What do these columns mean?").key in config and "P12 (minimum power)" in config
+    assert tr("What do these columns mean?").key in config
+    assert tr(gpu_panel.COLUMN_HELP_MARKDOWN).key in config and "P12 (minimum power)" in gpu_panel.COLUMN_HELP_MARKDOWN
+    from explorer.ui.i18n import ZH
+
+    assert ZH[gpu_panel.COLUMN_HELP_MARKDOWN] == gpu_panel.COLUMN_HELP_MARKDOWN_ZH
+
+
+def _has_english(text: str) -> list[str]:
+    """English words in ``text`` other than identifiers (nvidia-smi's column names, units, GPU/CPU/RAM)."""
+    from tests.test_chinese import _english_lines
+
+    return _english_lines(text)
+
+
+def _numbers(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\d+(?:[.,]\d+)*", text)
+
+
+@pytest.mark.parametrize("snapshot", [
+    Snapshot(time=100.0, available=False, reason="No NVIDIA GPU detected: the NVIDIA driver is not loaded (no NVIDIA "
+             "GPU in this machine, or its kernel module is not running)", gpus=[],
+             cpu=CpuReading(37.5, 3 * 2**30, 8 * 2**30, 37.5, 600 * 2**20, 2)),
+    Snapshot(time=100.0, available=False, reason="NVIDIA GPU monitoring stopped: reading GPU 0 failed: lost (NVML "
+             "error 15). Retrying every 30 s", gpus=[], cpu=CpuReading(None, None, None, None, None, None)),
+])
+def test_chinese_status_has_the_same_numbers_and_no_english(snapshot: Snapshot) -> None:
+    english = gpu_panel.status_markdown(snapshot, now=120.0)
+    chinese = gpu_panel.status_markdown(snapshot, now=120.0, zh=True)
+    assert "seconds ago" not in chinese and "across" not in chinese and "this process" not in chinese
+    assert not [line for line in _has_english(chinese) if "NVML error" not in line], chinese
+    assert _numbers(chinese) == _numbers(english)
+    assert "GPU" in chinese and "CPU" in chinese
+
+
+def test_chinese_charts_and_glossary() -> None:
+    snapshot = Snapshot(time=100.0, available=False, reason="No NVIDIA GPU detected", gpus=[],
+                        cpu=CpuReading(37.5, 3 * 2**30, 8 * 2**30, 37.5, 600 * 2**20, 2))
+    for figure in (utilization_figure([snapshot], zh=True), memory_figure([snapshot], zh=True),
+                   utilization_figure([], zh=True)):
+        texts = [figure.layout.title.text, figure.layout.xaxis.title.text, *(trace.name for trace in figure.data)]
+        assert not _has_english("\n".join(text for text in texts if text)), texts
+    lines = [line for line in _has_english(gpu_panel.COLUMN_HELP_MARKDOWN_ZH)]
+    # Only nvidia-smi's own words remain (column names and the values it prints).
+    assert all(line.startswith("- **") for line in lines), lines
+    assert gpu_trace_series([snapshot], zh=True)["utilization_label"] == "CPU 利用率（%）"
 
 
 def test_panel_serves_readings_to_a_client() -> None:

@@ -221,3 +221,33 @@ def test_train_tab_checkpoint_is_required() -> None:
         inspect_panel._train_path(None)
     assert inspect_panel._train_path("/x/y.pt") == "/x/y.pt"
     assert inspect_panel._train_path({"path": "/x/z.pt"}) == "/x/z.pt"
+
+
+def test_chinese_text_has_the_same_numbers_and_no_english(vgg_path: str) -> None:
+    import re
+
+    from tests.test_chinese import _english_lines
+
+    def english(text: str) -> list[str]:
+        visible = re.sub(r"<[^>]+>", "\n", re.sub(r"`[^`]*`", " ", text)).replace("**", " ")
+        return _english_lines(visible)
+
+    def numbers(text: str) -> list[str]:
+        return re.findall(r"\d+(?:[.,]\d+)*", re.sub(r"`[^`]*`", " ", text))
+
+    en, zh = network_view(vgg_path), network_view(vgg_path, zh=True)
+    # Class names, block names and the timing steps' names come from the data and the network: identifiers here.
+    from tests.test_chinese import ALLOWED_WORDS
+
+    classes = set(re.findall(r"[A-Za-z]+", " ".join(inspect_panel.get_network(vgg_path).classes))) | ALLOWED_WORDS
+    for name in ("network_md", "message", "features_md"):
+        assert not [line for line in english(zh[name]) if not set(re.findall(r"\b[A-Za-z]{3,}\b", line)) <= classes], \
+            zh[name]
+        assert sorted(numbers(zh[name])) == sorted(numbers(en[name]))  # Chinese word order differs
+    assert "预测为" in zh["message"] and "用时" in zh["details"]
+    for exc in (SpecError("checkpoint", "no network yet: train one in the Train tab or upload a checkpoint (.pt)"),
+                ImageError("the canvas is blank: draw a shape (or a digit) on the canvas first")):
+        assert not english(inspect_panel.error_message(exc, zh=True))
+    out = guarded(inspect_view, None, None, PREDICTED, None, None, zh=True)
+    assert "还没有网络" in out["message"] and "no network yet" in out["error"]
+    assert inspect_panel.NO_NETWORK_ZH == "**网络：** 还没有。"

@@ -289,3 +289,35 @@ def test_the_runs_tab_takes_checkpoints() -> None:
         runs_panel.build_runs_panel(None)
     (upload,) = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "runs-upload"]
     assert {".json", ".zip", ".pt"} <= set(upload.file_types)
+
+
+def _english(text: str) -> list[str]:
+    import re
+
+    from tests.test_chinese import _english_lines
+
+    return _english_lines(re.sub(r"`[^`]*`", " ", text).replace("**", " "))
+
+
+def _numbers(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\d+(?:[.,]\d+)*", text)
+
+
+def test_the_chinese_view_has_the_same_numbers_and_no_english(two_runs: list[RunRecord]) -> None:
+    english, chinese = runs_panel.view(two_runs, [0, 1]), runs_panel.view(two_runs, [0, 1], zh=True)
+    assert chinese["table"].headers == runs_panel.HEADERS_ZH and len(runs_panel.HEADERS_ZH) == len(runs_panel.HEADERS)
+    assert not _english("\n".join(runs_panel.HEADERS_ZH))
+    for name in ("count", "differences"):
+        # Run labels (``adam 1e-3``) are the user's; the rest is Chinese.
+        lines = [line for line in _english(chinese[name]) if "adam" not in line]
+        assert not lines, chinese[name]
+        assert _numbers(chinese[name]) == _numbers(english[name])
+    assert not _english(runs_panel.view([], [], zh=True)["count"])
+    assert not _english(runs_panel.differences_markdown(two_runs[:1], zh=True))
+    figure = chinese["curves"]
+    texts = [figure.layout.xaxis.title.text, figure.layout.xaxis2.title.text, figure.layout.yaxis.title.text,
+             *(annotation.text for annotation in figure.layout.annotations)]
+    assert not _english("\n".join(texts)), texts
+    assert ".pt" in runs_panel.UPLOAD_LABEL and ".pt" in runs_panel.UPLOAD_LABEL_ZH and ".pt" in runs_panel.INTRO

@@ -357,3 +357,68 @@ def test_recipe_buttons() -> None:
 def test_check_run_reports_memory_and_time() -> None:
     text = train_panel.check_run(*settings())
     assert text.startswith("✅") and "GiB" in text and "per epoch" in text
+
+
+def _numbers(text: str) -> list[str]:
+    return re.findall(r"\d+(?:[.,]\d+)*", re.sub(r"\?spec=[\w-]+", "", text))
+
+
+def _english(text: str) -> list[str]:
+    from tests.test_chinese import _english_lines
+
+    visible = re.sub(r"\]\([^)]*\)", "]", re.sub(r"<[^>]+>", "\n", text))  # a link's target is not shown
+    return _english_lines(visible.replace("**", " "))
+
+
+def test_chinese_statuses_carry_the_same_numbers_without_english() -> None:
+    from explorer.training.events import EpochEvent, ErrorEvent, StartEvent
+
+    start = StartEvent(family="VGG", dataset="shapes", classes=["a", "b"], num_train=2000, num_test=500,
+                       input_shape=[1, 32, 32], device="cpu", precision="fp32", channels_last=False,
+                       steps_per_epoch=20, total_steps=40, epochs=2, total_params=1234567,
+                       estimated_memory_bytes=3 * 2**29)
+    step = StepEvent(step=5, total_steps=20, epoch=1, epochs=2, epoch_step=5, steps_per_epoch=10, loss=2.0,
+                     train_acc=0.2, examples_per_s=1500.0, elapsed_s=3.0, eta_s=75.0)
+    epoch = EpochEvent(epoch=1, epochs=2, step=10, train_loss=1.5, train_acc=0.4, test_acc=0.55,
+                       examples_per_s=1500.0, elapsed_s=6.0, eta_s=6.0)
+    pairs = [(train_panel.start_status(start), train_panel.start_status(start, zh=True)),
+             (train_panel.progress_status(step, start), train_panel.progress_status(step, start, zh=True)),
+             (train_panel.progress_status(epoch, start), train_panel.progress_status(epoch, start, zh=True))]
+    for kind in ("config", "out of memory", "diverged", "runtime"):
+        event = ErrorEvent(message="batch_size: must be a whole number between 1 and 4,096, got 0" if kind == "config"
+                           else "x", kind=kind, field="batch_size", step=3, elapsed_s=1.0)
+        chinese = train_panel.failed_status(event, zh=True)
+        assert "⛔" in chinese and (kind != "config" or not _english(chinese)), chinese
+    for changes in (dict(batch_size=0), dict(lr=0), dict(train_subset=None), dict(input_size=5), dict(spec=None)):
+        english = list(train_panel.start_training(*settings(**changes)))[0][0]
+        chinese = list(train_panel.start_training(*settings(**changes), zh=True))[0][0]
+        pairs.append((english, chinese))
+    spec = load_preset("d2l_vgg11_small")
+    for kind in ("short", "published"):
+        recipe = train_panel._recipe_for(spec, kind, "shapes", "auto")
+        pairs.append((train_panel.describe_network(spec, kind, "shapes", "auto", 0),
+                      train_panel.describe_network(spec, kind, "shapes", "auto", 0, zh=True)))
+        pairs.append((train_panel._recipe_note(spec, recipe), train_panel._recipe_note(spec, recipe, zh=True)))
+    for english, chinese in pairs:
+        assert not _english(chinese), chinese
+        assert _numbers(chinese) == _numbers(english), (english, chinese)
+    assert "批量大小（`batch_size`）" in list(train_panel.start_training(*settings(batch_size=0), zh=True))[0][0]
+    for text in (train_panel.LOADING_MESSAGE_ZH, train_panel.MEASURING_MESSAGE_ZH, "<progress>第 1/2 个迭代周期",
+                 train_panel.READY_MESSAGE_ZH, train_panel.WAITING_PREFIX_ZH + "：前面还有 1 个训练"):
+        stopped = train_panel.stopped_status(text, SimpleNamespace(headers={"accept-language": "zh-CN,zh;q=0.9"}))
+        assert not _english(stopped) and re.search(r"[\u4e00-\u9fff]", stopped)
+    assert "where it got to" in train_panel.stopped_status("<progress>Epoch 1/2")
+
+
+def test_chinese_results_table_and_dataset_choices() -> None:
+    from explorer.training.events import DoneEvent
+
+    done = DoneEvent(test_acc=0.8125, test_loss=0.5, train_acc=0.75, train_loss=0.6, steps=40, epochs_completed=2,
+                     examples_per_s=1234.0, train_seconds=12.5, elapsed_s=20.0, peak_memory_bytes=2**30,
+                     peak_memory_kind="process RSS growth", estimated_memory_bytes=2**29, checkpoint_path="",
+                     per_class_accuracy=[], classes=[], confusion_matrix=[], samples=[])
+    for english, chinese in ((train_panel.results_markdown(done), train_panel.results_markdown(done, zh=True)),
+                             (train_panel.done_status(done), train_panel.done_status(done, zh=True))):
+        assert not _english(chinese), chinese
+        assert _numbers(chinese) == _numbers(english)
+    assert not _english("\n".join(label for label, _ in train_panel.dataset_choices(zh=True)))

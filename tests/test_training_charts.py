@@ -58,3 +58,36 @@ def test_sample_grid_is_one_small_png() -> None:
     assert len(figure.to_json()) < 60_000
     rgb = [{**samples[0], "image": [[[255, 0, 0]] * 32] * 32}]
     assert sample_predictions_figure(rgb, ["x", "y", "z"]).data[0].type == "image"
+
+
+def _figure_texts(figure: go.Figure) -> list[str]:
+    layout = figure.layout
+    texts = [layout.title.text, *(trace.name for trace in figure.data),
+             *(annotation.text for annotation in layout.annotations or ())]
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2", "yaxis3", "yaxis4"):
+        if axis in layout and layout[axis].title.text:
+            texts.append(layout[axis].title.text)
+    return [text for text in texts if text]
+
+
+def test_chinese_charts_have_no_english_words() -> None:
+    """Titles, axes and trace names in Chinese; class names are the dataset's own and stay."""
+    from tests.test_chinese import _english_lines
+
+    started = time.time()
+    gpu = {"time": [started + 1, started + 2], "utilization": [10, 90], "memory_used_bytes": [2**30, 2**31],
+           "utilization_label": "CPU 利用率（%）", "memory_label": "已用内存"}
+    classes = ["0", "1"]
+    figures = [
+        training_curves_figure(HISTORY, zh=True), training_curves_figure([], zh=True),
+        training_curves_figure(HISTORY, gpu=gpu, run_started_at=started, zh=True),
+        confusion_matrix_figure([[3, 1], [0, 4]], classes, zh=True), confusion_matrix_figure([], classes, zh=True),
+        per_class_accuracy_figure([0.75, None], classes, zh=True), per_class_accuracy_figure([], classes, zh=True),
+        sample_predictions_figure([], classes, zh=True),
+    ]
+    for figure in figures:
+        texts = _figure_texts(figure)
+        assert texts and not _english_lines("\n".join(texts)), texts
+    english, chinese = training_curves_figure(HISTORY), training_curves_figure(HISTORY, zh=True)
+    assert [list(trace.y) for trace in english.data] == [list(trace.y) for trace in chinese.data]
+    assert [trace.name for trace in chinese.data] == ["训练损失", "训练精度", "测试精度"]

@@ -27,6 +27,22 @@ def _layout(fig: go.Figure, title: str, **kwargs: Any) -> go.Figure:
     return fig
 
 
+#: Chinese words of the charts (d2l.ai's Chinese edition: 训练损失, 训练精度, 测试精度, 混淆矩阵).
+_ZH = {"waiting for the first steps": "等待最初的几步", "no results yet": "还没有结果", "Training": "训练",
+       "train loss": "训练损失", "train acc": "训练精度", "test acc": "测试精度", "loss": "损失", "accuracy": "精度",
+       "seconds since start": "自开始以来的秒数", "Confusion matrix": "混淆矩阵",
+       "Confusion matrix (rows: true class)": "混淆矩阵（行：真实类别）", "predicted": "预测类别", "true": "真实类别",
+       "Per-class accuracy": "各类别精度", "Test accuracy per class": "各类别的测试精度",
+       "Sample predictions": "样本预测",
+       "Sample predictions: green right, red wrong (true label in brackets)":
+           "样本预测：绿色为正确，红色为错误（括号中为真实标签）",
+       "GPU utilisation (%)": "GPU 利用率（%）", "GPU memory used": "已用 GPU 显存"}
+
+
+def _t(text: str, zh: bool) -> str:
+    return _ZH.get(text, text) if zh else text
+
+
 def _empty(title: str, text: str) -> go.Figure:
     return _layout(go.Figure(), title, annotations=[dict(text=text, showarrow=False, xref="paper", yref="paper",
                                                          x=0.5, y=0.5)], xaxis=dict(visible=False),
@@ -34,7 +50,8 @@ def _empty(title: str, text: str) -> go.Figure:
 
 
 def training_curves_figure(history: Sequence[Mapping[str, Any]], *, gpu: Mapping[str, Any] | None = None,
-                           run_started_at: float | None = None, title: str = "Training") -> go.Figure:
+                           run_started_at: float | None = None, title: str = "Training",
+                           zh: bool = False) -> go.Figure:
     """Loss and train/test accuracy against seconds since the start, with a GPU/CPU panel underneath.
 
     Args:
@@ -43,11 +60,13 @@ def training_curves_figure(history: Sequence[Mapping[str, Any]], *, gpu: Mapping
         gpu: :func:`explorer.charts.gpu.gpu_trace_series` output (``time`` in epoch seconds, ``utilization`` %,
             ``memory_used_bytes``); drawn in a second row when given with ``run_started_at``.
         run_started_at: ``time.time()`` when the run started, to put the readings on the same axis.
+        zh: titles, axes and trace names in Chinese.
     """
+    title = _t(title, zh)
     steps = [event for event in history if event.get("event") == "step"]
     evals = [event for event in history if event.get("event") == "eval"]
     if not steps and not evals:
-        return _empty(title, "waiting for the first steps")
+        return _empty(title, _t("waiting for the first steps", zh))
     with_gpu = bool(gpu and gpu.get("time") and run_started_at is not None)
     fig = make_subplots(rows=2 if with_gpu else 1, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         row_heights=[0.68, 0.32] if with_gpu else None,
@@ -55,26 +74,30 @@ def training_curves_figure(history: Sequence[Mapping[str, Any]], *, gpu: Mapping
     x = [round(event["elapsed_s"], 2) for event in steps]
     epochs = [round(event["epoch"] - 1 + event["epoch_step"] / max(event["steps_per_epoch"], 1), 3)
               for event in steps]
-    fig.add_trace(go.Scatter(x=x, y=[event["loss"] for event in steps], name="train loss", mode="lines",
+    fig.add_trace(go.Scatter(x=x, y=[event["loss"] for event in steps], name=_t("train loss", zh), mode="lines",
                              line=dict(color=_LOSS, width=2), customdata=epochs,
-                             hovertemplate="loss %{y:.3f} (epoch %{customdata})<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=x, y=[event["train_acc"] for event in steps], name="train acc", mode="lines",
+                             hovertemplate=("损失 %{y:.3f}（第 %{customdata} 个迭代周期）" if zh else
+                                            "loss %{y:.3f} (epoch %{customdata})") + "<extra></extra>"),
+                  row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=[event["train_acc"] for event in steps], name=_t("train acc", zh), mode="lines",
                              line=dict(color=_TRAIN, width=2, dash="dash"),
-                             hovertemplate="train acc %{y:.3f}<extra></extra>"), row=1, col=1, secondary_y=True)
+                             hovertemplate=_t("train acc", zh) + " %{y:.3f}<extra></extra>"), row=1, col=1,
+                  secondary_y=True)
     fig.add_trace(go.Scatter(x=[round(event["elapsed_s"], 2) for event in evals],
-                             y=[event["test_acc"] for event in evals], name="test acc", mode="lines+markers",
+                             y=[event["test_acc"] for event in evals], name=_t("test acc", zh), mode="lines+markers",
                              line=dict(color=_TEST, width=2), marker=dict(size=8),
                              customdata=[event["epoch"] for event in evals],
-                             hovertemplate="test acc %{y:.3f} (after epoch %{customdata})<extra></extra>"),
+                             hovertemplate=("测试精度 %{y:.3f}（第 %{customdata} 个迭代周期之后）" if zh else
+                                            "test acc %{y:.3f} (after epoch %{customdata})") + "<extra></extra>"),
                   row=1, col=1, secondary_y=True)
-    fig.update_yaxes(title_text="loss", rangemode="tozero", row=1, col=1, secondary_y=False)
-    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=1, secondary_y=True)
+    fig.update_yaxes(title_text=_t("loss", zh), rangemode="tozero", row=1, col=1, secondary_y=False)
+    fig.update_yaxes(title_text=_t("accuracy", zh), range=[0, 1.02], row=1, col=1, secondary_y=True)
     if with_gpu:
         assert gpu is not None and run_started_at is not None
         times = [round(moment - run_started_at, 2) for moment in gpu["time"]]
         keep = [index for index, moment in enumerate(times) if moment >= 0]
-        util_label = gpu.get("utilization_label", "GPU utilisation (%)")
-        memory_label = gpu.get("memory_label", "GPU memory used")
+        util_label = gpu.get("utilization_label", _t("GPU utilisation (%)", zh))
+        memory_label = gpu.get("memory_label", _t("GPU memory used", zh))
         memory = [None if value is None else value / _GIB for value in gpu.get("memory_used_bytes", [])]
         fig.add_trace(go.Scatter(x=[times[i] for i in keep], y=[gpu["utilization"][i] for i in keep],
                                  name=util_label, mode="lines", line=dict(color=_UTIL, width=1.5),
@@ -86,49 +109,53 @@ def training_curves_figure(history: Sequence[Mapping[str, Any]], *, gpu: Mapping
                           row=2, col=1, secondary_y=True)
         fig.update_yaxes(title_text="%", range=[0, 105], row=2, col=1, secondary_y=False)
         fig.update_yaxes(title_text="GiB", rangemode="tozero", row=2, col=1, secondary_y=True)
-    fig.update_xaxes(title_text="seconds since start", row=2 if with_gpu else 1, col=1)
+    fig.update_xaxes(title_text=_t("seconds since start", zh), row=2 if with_gpu else 1, col=1)
     return _layout(fig, title, height=460 if with_gpu else 340)
 
 
-def confusion_matrix_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
+def confusion_matrix_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str], *,
+                            zh: bool = False) -> go.Figure:
     """Rows: true class, columns: predicted class. Colour is the row's share; the text is the count."""
     if not matrix:
-        return _empty("Confusion matrix", "no results yet")
+        return _empty(_t("Confusion matrix", zh), _t("no results yet", zh))
     shares = []
     for row in matrix:
         total = sum(row)
         shares.append([count / total if total else 0.0 for count in row])
     fig = go.Figure(go.Heatmap(z=shares, x=list(classes), y=list(classes), text=[list(row) for row in matrix],
                                texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, showscale=False,
-                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+                               hovertemplate=("真实 %{y}，预测 %{x}：%{text}" if zh else
+                                              "true %{y}, predicted %{x}: %{text}") + "<extra></extra>"))
     size = max(360, 34 * len(classes) + 140)
-    return _layout(fig, "Confusion matrix (rows: true class)", height=size, hovermode="closest",
-                   xaxis=dict(title="predicted", tickangle=-45, side="bottom"),
-                   yaxis=dict(title="true", autorange="reversed"), margin=dict(l=110, r=20, t=40, b=110))
+    return _layout(fig, _t("Confusion matrix (rows: true class)", zh), height=size, hovermode="closest",
+                   xaxis=dict(title=_t("predicted", zh), tickangle=-45, side="bottom"),
+                   yaxis=dict(title=_t("true", zh), autorange="reversed"), margin=dict(l=110, r=20, t=40, b=110))
 
 
-def per_class_accuracy_figure(per_class: Sequence[float | None], classes: Sequence[str]) -> go.Figure:
+def per_class_accuracy_figure(per_class: Sequence[float | None], classes: Sequence[str], *,
+                              zh: bool = False) -> go.Figure:
     """Test accuracy of each class as horizontal bars."""
     if not per_class:
-        return _empty("Per-class accuracy", "no results yet")
+        return _empty(_t("Per-class accuracy", zh), _t("no results yet", zh))
     values = [None if value is None else value for value in per_class]
     fig = go.Figure(go.Bar(x=values, y=list(classes), orientation="h", marker_color=_TEST,
-                           text=[("n/a" if value is None else f"{value:.2f}") for value in values],
+                           text=[(("无" if zh else "n/a") if value is None else f"{value:.2f}") for value in values],
                            textposition="auto", hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    return _layout(fig, "Test accuracy per class", height=max(300, 26 * len(classes) + 80), hovermode="closest",
-                   xaxis=dict(range=[0, 1], title="accuracy"), yaxis=dict(autorange="reversed"),
+    return _layout(fig, _t("Test accuracy per class", zh), height=max(300, 26 * len(classes) + 80),
+                   hovermode="closest", xaxis=dict(range=[0, 1], title=_t("accuracy", zh)),
+                   yaxis=dict(autorange="reversed"),
                    margin=dict(l=120, r=20, t=40, b=40))
 
 
 def sample_predictions_figure(samples: Sequence[Mapping[str, Any]], classes: Sequence[str], *,
-                              columns: int = 8, scale: int = 3) -> go.Figure:
+                              columns: int = 8, scale: int = 3, zh: bool = False) -> go.Figure:
     """A grid of test images with a green (right) or red (wrong) frame, captioned with the prediction (and, under a
     wrong one, the true label in brackets).
 
     The grid is one PNG image, so the figure stays small however many pixels the images have.
     """
     if not samples:
-        return _empty("Sample predictions", "no results yet")
+        return _empty(_t("Sample predictions", zh), _t("no results yet", zh))
     png, tile_width, tile_height, rows = sample_grid_png(samples, columns=columns, scale=scale)
     caption_height = _CAPTION_HEIGHT
     width = tile_width * min(columns, len(samples))
@@ -143,7 +170,7 @@ def sample_predictions_figure(samples: Sequence[Mapping[str, Any]], classes: Seq
         annotations.append(dict(x=column * tile_width + tile_width / 2, y=row * (tile_height + caption_height)
                                 + tile_height + 2, text=text, showarrow=False, yanchor="top", xanchor="center",
                                 font=dict(size=9, color="#2b7a2b" if right else "#c62828")))
-    return _layout(fig, "Sample predictions: green right, red wrong (true label in brackets)",
+    return _layout(fig, _t("Sample predictions: green right, red wrong (true label in brackets)", zh),
                    height=height + 70, width=None, hovermode=False, annotations=annotations,
                    xaxis=dict(visible=False, range=[0, width]),
                    yaxis=dict(visible=False, range=[height, 0], scaleanchor="x"),

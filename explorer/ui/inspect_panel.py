@@ -31,7 +31,7 @@ from ..inspection.checkpoints import MAX_CHECKPOINT_BYTES
 from ..models import main_logits
 from ..specs import SpecError
 from ..training.data import DatasetUnavailable, dataset_info, load_dataset
-from .i18n import tr
+from .i18n import tr, wants_chinese
 
 #: The environment variable that sets the largest upload (checkpoints, images, runs), in MB.
 MAX_UPLOAD_ENV = "EXPLORER_MAX_UPLOAD_MB"
@@ -57,6 +57,30 @@ INTRO = " ".join("""**Look inside a trained network.** Train one in the *Train* 
 then pick a test image, draw one or upload one: see what the network sees, its five most likely classes, what
 every block computes (the most active channels), the first layer's filters, and Grad-CAM — where in the image the
 evidence for a class lies.""".split())  # one line: the key of its translation
+
+
+NO_NETWORK = "**Network:** none yet."
+NO_NETWORK_ZH = "**网络：** 还没有。"
+#: This module's own error messages (and the inspection package's common ones) in Chinese.
+ERRORS_ZH = {
+    "no network yet: train one in the Train tab or upload a checkpoint (.pt)":
+        "还没有网络：请在训练页训练一个，或上传检查点（.pt）",
+    "the network's file is no longer on the server (files are deleted after a while); train again or upload the "
+    "checkpoint again": "网络文件已不在服务器上（文件过一段时间会被删除）；请重新训练或重新上传检查点",
+    "no finished run with a checkpoint in this session yet: train a network in the Train tab first (or upload a "
+    "checkpoint)": "本会话中还没有带检查点的已完成训练：请先在训练页训练一个网络（或上传检查点）",
+    "no image yet: pick a test image, draw one or upload one": "还没有图像：请选一张测试图像、手绘一张或上传一张",
+    "nothing drawn yet: draw a shape (or a digit) on the canvas first": "还没有画任何东西：请先在画布上画一个图形（或数字）",
+    "the canvas is blank: draw a shape (or a digit) on the canvas first": "画布是空白的：请先在画布上画一个图形（或数字）",
+}
+
+
+def chinese(request: gr.Request | None) -> bool:
+    """Whether the browser that sent ``request`` asks for Chinese (server-computed text follows it)."""
+    try:
+        return wants_chinese(request.headers.get("accept-language")) if request is not None else False
+    except AttributeError:
+        return False
 
 
 def max_upload_mb() -> int:
@@ -145,12 +169,21 @@ class GalleryItem:
     confidence: float
 
 
-def describe_network(checkpoint: LoadedCheckpoint) -> str:
-    """The loaded network in two lines (Markdown)."""
+def describe_network(checkpoint: LoadedCheckpoint, *, zh: bool = False) -> str:
+    """The loaded network in two lines (Markdown); ``zh``: in Chinese."""
     spec, analysis = checkpoint.spec, checkpoint.analysis
     info = dataset_info(checkpoint.dataset)
     metrics = checkpoint.metrics or {}
     accuracy = metrics.get("test_acc")
+    if zh:
+        epochs = metrics.get("epochs_completed")
+        trained = f"；训练 {epochs} 个迭代周期" if isinstance(epochs, int) else ""
+        trained += f"后测试精度 **{accuracy:.3f}**" if isinstance(accuracy, (int, float)) else ""
+        shape = "x".join(str(size) for size in analysis.input_shape)
+        name = html.escape(Path(checkpoint.path).name)
+        notes = "".join(f"<br>{html.escape(note)}" for note in checkpoint.notes)
+        return (f"**网络：** {spec.family_label}，{analysis.total_params:,} 个参数，输入 {shape}，在 **{info.label}** 上"
+                f"训练（{len(checkpoint.classes)} 个类别）{trained}。<small>`{name}`</small>{notes}")
     trained = (f"; test accuracy **{accuracy:.3f}**" if isinstance(accuracy, (int, float)) else "")
     epochs = metrics.get("epochs_completed")
     trained += f" after {epochs} epoch{'s' if epochs != 1 else ''}" if isinstance(epochs, int) else ""
@@ -215,8 +248,9 @@ def gallery_value(items: list[GalleryItem], classes: tuple[str, ...]) -> list[tu
     return value
 
 
-def network_view(path: str | None, *, previous_block: str | None = None) -> dict[str, Any]:
-    """A network was chosen: describe it, fill the gallery and the dropdowns, and inspect its first test image."""
+def network_view(path: str | None, *, previous_block: str | None = None, zh: bool = False) -> dict[str, Any]:
+    """A network was chosen: describe it, fill the gallery and the dropdowns, and inspect its first test image.
+    ``zh``: the text in Chinese."""
     checkpoint = get_network(path)
     items = choose_gallery(checkpoint)
     analysis = checkpoint.analysis
@@ -224,13 +258,19 @@ def network_view(path: str | None, *, previous_block: str | None = None) -> dict
     default = default_gradcam_block(analysis)
     features = [block.name for block in analysis.feature_blocks]
     feature_value = previous_block if previous_block in features else (default or (features[0] if features else None))
-    classes = [("predicted class", PREDICTED)] + [(name, index) for index, name in enumerate(checkpoint.classes)]
-    note = "" if items else (f" {dataset_info(checkpoint.dataset).label} is not on this server: draw an image or "
-                             f"upload one.")
+    classes = [("预测的类别" if zh else "predicted class", PREDICTED)] + [
+        (name, index) for index, name in enumerate(checkpoint.classes)]
+    label = dataset_info(checkpoint.dataset).label
+    if zh:
+        message = ("选一张测试图像、手绘或上传一张图像。" if items else
+                   f"{label} 不在这台服务器上：请手绘一张图像或上传一张。")
+    else:
+        note = "" if items else f" {label} is not on this server: draw an image or upload one."
+        message = f"Pick a test image, draw, or upload an image.{note}" if items else note.strip()
     outputs: dict[str, Any] = {
         "network": path,
-        "network_md": describe_network(checkpoint),
-        "message": (f"Pick a test image, draw, or upload an image.{note}" if items else note.strip()),
+        "network_md": describe_network(checkpoint, zh=zh),
+        "message": message,
         "gallery": gallery_value(items, checkpoint.classes),
         "gallery_items": items,
         "cam_class": gr.Dropdown(choices=classes, value=PREDICTED),
@@ -238,12 +278,12 @@ def network_view(path: str | None, *, previous_block: str | None = None) -> dict
         "feature_block": gr.Dropdown(choices=features, value=feature_value),
     }
     if items:
-        outputs.update(inspect_view(path, items[0].pixels, PREDICTED, default, feature_value))
+        outputs.update(inspect_view(path, items[0].pixels, PREDICTED, default, feature_value, zh=zh))
     return outputs
 
 
 def inspect_view(path: str | None, image: Any, cam_class: Any, cam_block: str | None,
-                 feature_block: str | None) -> dict[str, Any]:
+                 feature_block: str | None, *, zh: bool = False) -> dict[str, Any]:
     """Inspect ``image`` (PIL, array or file path) with the network at ``path``; every picture at once."""
     checkpoint = get_network(path)
     if image is None:
@@ -259,12 +299,12 @@ def inspect_view(path: str | None, image: Any, cam_class: Any, cam_block: str | 
                "top": {score.name: score.probability for score in result.top},
                "gradcam": result.gradcam.overlay if result.gradcam is not None else None,
                "filters": result.filters.grid if result.filters is not None else None,
-               "details": details_markdown(result), "message": prediction_message(result)}
-    outputs.update(feature_view(result, feature_block))
+               "details": details_markdown(result, zh=zh), "message": prediction_message(result, zh=zh)}
+    outputs.update(feature_view(result, feature_block, zh=zh))
     return outputs
 
 
-def feature_view(result: Inspection | None, block: str | None) -> dict[str, Any]:
+def feature_view(result: Inspection | None, block: str | None, *, zh: bool = False) -> dict[str, Any]:
     """The feature maps of ``block`` from the last inspection (no new pass through the network)."""
     if result is None or not result.features:
         return {}
@@ -272,6 +312,15 @@ def feature_view(result: Inspection | None, block: str | None) -> dict[str, Any]
     maps = result.features[names.index(block)] if block in names else result.features[-1]
     channels = ", ".join(str(channel.index) for channel in maps.top)
     shape = " x ".join(str(size) for size in maps.shape)
+    if zh:
+        text = (f"**{html.escape(maps.name)}**（{html.escape(maps.label.replace(' -> ', ' → '))}）：输出 {shape}；显示 "
+                f"{maps.channels} 个通道中最活跃的 {len(maps.top)} 个（按平均激活值）：{channels}。"
+                f"每个网格使用一个颜色刻度：深色 = 低，黄色 = 高。")
+        if maps.branches:
+            text += ("下方：各分支自己的输出并排显示，使用同一个颜色刻度"
+                     f"（{'，'.join(html.escape(branch.label.replace(' -> ', ' → ')) for branch in maps.branches)}）。")
+        return {"features": maps.grid, "features_md": text,
+                "branches": gr.Image(value=maps.branches_grid, visible=maps.branches_grid is not None)}
     text = (f"**{html.escape(maps.name)}** ({html.escape(maps.label.replace(' -> ', ' → '))}): output {shape}; showing the "
             f"{len(maps.top)} most active of {maps.channels} channels (by mean activation): {channels}. "
             f"One colour scale per grid: dark = low, yellow = high.")
@@ -282,17 +331,26 @@ def feature_view(result: Inspection | None, block: str | None) -> dict[str, Any]
             "branches": gr.Image(value=maps.branches_grid, visible=maps.branches_grid is not None)}
 
 
-def prediction_message(result: Inspection) -> str:
+def prediction_message(result: Inspection, *, zh: bool = False) -> str:
     best = result.predicted
     cam = result.gradcam
+    if zh:
+        where = (f"Grad-CAM 显示了 **{html.escape(cam.class_name)}** 的证据在 {html.escape(cam.block)} 的位置。"
+                 if cam is not None else "")
+        return f"预测为 **{html.escape(best.name)}**（{best.probability:.1%}）。{where}"
     where = (f" Grad-CAM shows the evidence for **{html.escape(cam.class_name)}** at {html.escape(cam.block)}."
              if cam is not None else "")
     return f"Predicted **{html.escape(best.name)}** ({best.probability:.1%}).{where}"
 
 
-def details_markdown(result: Inspection) -> str:
+def details_markdown(result: Inspection, *, zh: bool = False) -> str:
     notes = list(result.prepared.notes if result.prepared is not None else ()) + list(result.notes)
     timings = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in result.timings.items())
+    if zh:  # the steps' names and notes come from explorer.inspection, in English
+        lines = [f"用时：{timings}。"]
+        if notes:
+            lines.append("对图像做了这些处理：" + "；".join(html.escape(note) for note in notes) + "。")
+        return "\n\n".join(lines)
     lines = [f"Time: {timings}."]
     if notes:
         lines.append("What was done to the image: " + "; ".join(html.escape(note) for note in notes) + ".")
@@ -311,17 +369,21 @@ def drawing_image(value: Any) -> Image.Image:
     return image
 
 
-def guarded(view: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run a view; a bad file, image or setting changes only the message (the previous pictures stay)."""
+def guarded(view: Callable[..., dict[str, Any]], *args: Any, zh: bool = False, **kwargs: Any) -> dict[str, Any]:
+    """Run a view; a bad file, image or setting changes only the message (the previous pictures stay).
+    ``zh`` is passed on to the view, and words the message in Chinese."""
     try:
-        return view(*args, **kwargs)
+        return view(*args, **kwargs, **({"zh": True} if zh else {}))
     except SpecError as exc:  # CheckpointError, ImageError and bad options alike
-        return {"message": error_message(exc), "error": str(exc.message if hasattr(exc, "message") else exc)}
+        return {"message": error_message(exc, zh=zh), "error": str(exc.message if hasattr(exc, "message") else exc)}
 
 
-def error_message(exc: Exception) -> str:
+def error_message(exc: Exception, *, zh: bool = False) -> str:
     text = getattr(exc, "message", None) or str(exc)
     field = getattr(exc, "field", "")
+    if zh:
+        what = {"checkpoint": "无法使用这个检查点", "image": "无法使用这张图像"}.get(field, "无法分析")
+        return f"<div class='spec-error'>⚠️ {what}：{html.escape(ERRORS_ZH.get(str(text), str(text)))}</div>"
     what = {"checkpoint": "Could not use this checkpoint", "image": "Could not use this image"}.get(
         field, "Could not inspect")
     return f"<div class='spec-error'>⚠️ {what}: {html.escape(str(text))}</div>"
@@ -348,7 +410,7 @@ def build_inspect_panel(train_checkpoint: gr.File | None = None) -> InspectPanel
     c["result"] = gr.State(None)  # the last Inspection (its pictures; no model)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            c["network_md"] = gr.Markdown("**Network:** none yet.", elem_id="inspect-network")
+            c["network_md"] = gr.Markdown(tr(NO_NETWORK, zh=NO_NETWORK_ZH), elem_id="inspect-network")
         with gr.Column(scale=2, min_width=240):
             use_train = gr.Button(tr("Inspect the last training run"), size="sm", elem_id="inspect-use-train")
             upload = gr.File(label=tr("Or upload a checkpoint (.pt) this app wrote"), file_types=[".pt"],
@@ -373,7 +435,8 @@ def build_inspect_panel(train_checkpoint: gr.File | None = None) -> InspectPanel
                     image_upload = gr.File(label=tr("An image (PNG, JPEG, ...)"), type="filepath",
                                            file_types=["image"], height=120, elem_id="inspect-image-upload")
             with gr.Row():
-                c["cam_class"] = gr.Dropdown(choices=[("predicted class", PREDICTED)], value=PREDICTED,
+                c["cam_class"] = gr.Dropdown(choices=[(tr("predicted class", zh="预测的类别"), PREDICTED)],
+                                             value=PREDICTED,
                                              label=tr("Grad-CAM class"), elem_id="inspect-cam-class")
                 c["cam_block"] = gr.Dropdown(choices=[], label=tr("Grad-CAM block"), elem_id="inspect-cam-block")
         with gr.Column(scale=1, min_width=300):
@@ -395,41 +458,55 @@ def build_inspect_panel(train_checkpoint: gr.File | None = None) -> InspectPanel
     c.update(upload=upload, use_train=use_train, sketch=sketch, draw_button=draw_button, image_upload=image_upload)
     outputs = [c[name] for name in OUTPUTS]
 
-    def adapt(view: Callable[..., dict[str, Any]]) -> Callable[..., dict[Any, Any]]:
-        def handler(*args: Any) -> dict[Any, Any]:
-            result = guarded(view, *args)
-            if "error" in result:
-                gr.Warning(result.pop("error"))
-            return {c[name]: value for name, value in result.items() if name in c}
-        return handler
+    def apply(view: Callable[..., dict[str, Any]], request: gr.Request | None, *args: Any) -> dict[Any, Any]:
+        """Run a view in the browser's language; a refusal shows as a warning and in the message."""
+        result = guarded(view, *args, zh=chinese(request))
+        if "error" in result:
+            gr.Warning(result.pop("error"))
+        return {c[name]: value for name, value in result.items() if name in c}
+
+    def on_upload(path: str | None, block: Any, request: gr.Request = None) -> dict[Any, Any]:
+        return apply(lambda *args, **kw: network_view(args[0], previous_block=args[1], **kw), request, path, block)
+
+    def on_train_file(path: Any, block: Any, request: gr.Request = None) -> dict[Any, Any]:
+        return apply(lambda *args, **kw: network_view(_train_path(args[0]), previous_block=args[1], **kw), request,
+                     path, block)
+
+    def on_image(path: str | None, image: Any, cam_class: Any, cam_block: Any, block: Any,
+                 request: gr.Request = None) -> dict[Any, Any]:
+        return apply(inspect_view, request, path, image, cam_class, cam_block, block)
+
+    def on_drawing(path: str | None, drawing: Any, cam_class: Any, cam_block: Any, block: Any,
+                   request: gr.Request = None) -> dict[Any, Any]:
+        return apply(lambda *args, **kw: inspect_view(args[0], drawing_image(args[1]), *args[2:], **kw), request,
+                     path, drawing, cam_class, cam_block, block)
+
+    def on_feature_block(result: Inspection | None, block: Any, request: gr.Request = None) -> dict[Any, Any]:
+        return apply(feature_view, request, result, block)
 
     # Inspecting runs the network on the CPU: a few at a time, apart from the training queue.
     run: dict[str, Any] = dict(concurrency_limit=2, concurrency_id="inspect", api_visibility="private",
                                show_progress="minimal")
     settings = [c["cam_class"], c["cam_block"], c["feature_block"]]
-    upload.upload(adapt(lambda path, block: network_view(path, previous_block=block)),
-                  [upload, c["feature_block"]], outputs, **run)
+    upload.upload(on_upload, [upload, c["feature_block"]], outputs, **run)
     if train_checkpoint is not None:
-        use_train.click(adapt(lambda path, block: network_view(_train_path(path), previous_block=block)),
-                        [train_checkpoint, c["feature_block"]], outputs, **run)
+        use_train.click(on_train_file, [train_checkpoint, c["feature_block"]], outputs, **run)
     else:
         use_train.visible = False
 
     def pick(path: str | None, items: list[GalleryItem], cam_class: Any, cam_block: Any, block: Any,
-             event: gr.SelectData) -> dict[Any, Any]:
+             event: gr.SelectData, request: gr.Request = None) -> dict[Any, Any]:
         index = event.index if isinstance(event.index, int) else None
         if index is None or not 0 <= index < len(items or []):
             return {}
-        return adapt(inspect_view)(path, items[index].pixels, cam_class, cam_block, block)
+        return on_image(path, items[index].pixels, cam_class, cam_block, block, request)
 
     c["gallery"].select(pick, [c["network"], c["gallery_items"], *settings], outputs, **run)
-    draw_button.click(adapt(lambda path, drawing, *rest: inspect_view(path, drawing_image(drawing), *rest)),
-                      [c["network"], sketch, *settings], outputs, **run)
-    image_upload.upload(adapt(inspect_view), [c["network"], image_upload, *settings], outputs, **run)
-    again = adapt(inspect_view)
-    c["cam_class"].input(again, [c["network"], c["image"], *settings], outputs, **run)
-    c["cam_block"].input(again, [c["network"], c["image"], *settings], outputs, **run)
-    c["feature_block"].input(adapt(feature_view), [c["result"], c["feature_block"]], outputs,
+    draw_button.click(on_drawing, [c["network"], sketch, *settings], outputs, **run)
+    image_upload.upload(on_image, [c["network"], image_upload, *settings], outputs, **run)
+    c["cam_class"].input(on_image, [c["network"], c["image"], *settings], outputs, **run)
+    c["cam_block"].input(on_image, [c["network"], c["image"], *settings], outputs, **run)
+    c["feature_block"].input(on_feature_block, [c["result"], c["feature_block"]], outputs,
                              concurrency_limit=None, api_visibility="private", show_progress="hidden")
     return InspectPanel(c)
 

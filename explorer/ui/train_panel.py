@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 import tempfile
 from dataclasses import asdict
 import time
@@ -34,10 +35,11 @@ from ..training.data import DATASETS, dataset_info, is_on_disk
 from ..training.engine import adapt_spec, train
 from ..training.estimate import estimate_run
 from ..training.events import DoneEvent, EpochEvent, ErrorEvent, EvalEvent, StartEvent, StepEvent
-from .i18n import tr
+from .i18n import tr, wants_chinese
 from .zerogpu import gpu_task
-from ..training.recipes import (Recipe, matching_preset, published_recipe_info, recipe_from_choices,
-                                short_recipe_info)
+from ..training.recipes import (D2L_BATCH_SIZES, D2L_RECIPES, SHORT_GRAD_CLIP, SHORT_LR, SHORT_WARMUP_STEPS,
+                                _D2L_SECTIONS, Recipe, matching_preset, published_recipe_info,
+                                recipe_from_choices, short_recipe_info)
 from ..server import DiskFull, LimitExceeded, ServerSettings, Ticket
 from . import limits
 
@@ -57,6 +59,11 @@ learns within a few hundred steps; the settings below follow the network, the da
 *published recipe* is d2l's (plain SGD, batch 128, Xavier init, 10 epochs, images resized to 224, or 96 for
 GoogLeNet): it reproduces the book but sits near chance for the first hundreds of steps. `shapes` is a built-in
 dataset (10 classes of drawn figures) that needs no download."""
+INTRO_ZH = ("**在小数据集上训练探索页中的网络。** 默认的*短时训练配方*是 Adam，学习率 1e-3（对第一个全连接层非常宽的网络，"
+            "如 VGG-16，用 1e-4），训练 2 个迭代周期，几百步之内就能学到东西；下面的设置会随网络、数据集和设备变化。"
+            "*已发表的配方*是 d2l 的（普通 SGD，批量大小 128，`xavier_uniform_` 初始化，10 个迭代周期，图像缩放到 224，"
+            "GoogLeNet 为 96）：它能复现书中的结果，但前几百步的精度接近随机猜测。`shapes` 是内置数据集"
+            "（10 类手绘图形），无需下载。")
 
 
 class TrainPanel(NamedTuple):
@@ -76,16 +83,18 @@ def build_train_panel(current_spec: gr.State) -> TrainPanel:
         current_spec: Explore's ``gr.State`` holding the current valid spec (a Spec object, already validated) or
             None. ``parse_spec`` returns a Spec as it is, and still accepts a dict (the API, old tests).
     """
-    gr.Markdown(INTRO)
+    gr.Markdown(tr(INTRO, zh=INTRO_ZH))
     initial_dataset = default_dataset()
     short = initial_recipe(current_spec.value, initial_dataset)
     initial_size = short.config.input_size or 0
     network = gr.Markdown(describe_network(current_spec.value, "short", initial_dataset, "auto", initial_size),
-                          elem_id="train-network")
+                          elem_id="train-network")  # a Chinese browser gets its own on load (localize below)
     # No minimum/maximum on the numbers: Gradio would refuse a 0 with its own error, which names no setting;
     # config_from_widgets checks the same bounds and names the setting.
     with gr.Row():
-        dataset = gr.Dropdown(choices=dataset_choices(), value=initial_dataset, label=tr("Dataset"), scale=2)
+        dataset = gr.Dropdown(choices=[(tr(label, zh=label_zh), name) for (label, name), (label_zh, _) in
+                                       zip(dataset_choices(), dataset_choices(zh=True))],
+                              value=initial_dataset, label=tr("Dataset"), scale=2)
         epochs = gr.Number(value=short.config.epochs, label=tr("Epochs"), precision=0)
         batch_size = gr.Number(value=short.config.batch_size, label=tr("Batch size"), precision=0)
         lr = gr.Number(value=short.config.lr, label=tr("Learning rate"))
@@ -104,7 +113,7 @@ def build_train_panel(current_spec: gr.State) -> TrainPanel:
         check_button = gr.Button(tr("Check memory and time"), size="sm")
         start_button = gr.Button(tr("Start"), variant="primary")
         stop_button = gr.Button(tr("Stop"), variant="stop")
-    status = gr.Markdown(READY_MESSAGE, elem_id="train-status")
+    status = gr.Markdown(tr(READY_MESSAGE, zh=READY_MESSAGE_ZH), elem_id="train-status")
     curves = gr.Plot(label=tr("Training curves"))
     results = gr.Markdown(elem_id="train-results")
     with gr.Row():
@@ -119,6 +128,8 @@ def build_train_panel(current_spec: gr.State) -> TrainPanel:
     choices = [current_spec, recipe_kind, dataset, device, input_size]
     follow_outputs = [epochs, batch_size, lr, optimizer, precision, input_size, recipe_note, network]
     fast: dict[str, Any] = dict(concurrency_limit=None, api_visibility="private", show_progress="hidden")
+    # Text computed on the server follows the browser's language: a Chinese page rewrites it once on load.
+    gr.on(triggers=None, fn=localize, inputs=choices, outputs=[network, recipe_note], **fast)
     # The recipe follows the network, the dataset and the device (the short recipe's rate and input size depend
     # on all three); the description follows whatever decides the network Start trains.
     current_spec.change(follow_network, choices, follow_outputs, **fast)
@@ -141,16 +152,43 @@ def build_train_panel(current_spec: gr.State) -> TrainPanel:
     return TrainPanel(checkpoint, start_event)
 
 
+def chinese(request: gr.Request | None) -> bool:
+    """Whether the browser that sent ``request`` asks for Chinese (server-computed text follows it)."""
+    try:
+        return wants_chinese(request.headers.get("accept-language")) if request is not None else False
+    except AttributeError:
+        return False
+
+
+def localize(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, device: str, input_size: Any,
+             request: gr.Request = None) -> tuple[Any, Any]:
+    """On load: the network line and the recipe note in Chinese for a Chinese browser (nothing changes else)."""
+    if not chinese(request):
+        return gr.skip(), gr.skip()
+    network = describe_network(spec_dict, recipe_kind, dataset, device, input_size, zh=True)
+    try:
+        spec = parse_spec(spec_dict) if spec_dict else None
+        recipe = _recipe_for(spec, recipe_kind, dataset, device) if spec is not None else \
+            short_recipe_info(None, dataset=dataset, device=device)
+    except SpecError:
+        return network, gr.skip()
+    return network, _recipe_note(spec, recipe, zh=True) if spec is not None else recipe_summary_zh(recipe)
+
+
 # -- pure helpers (testable without a server) ------------------------------------------------------------------
 
 
-def dataset_choices() -> list[tuple[str, str]]:
+def dataset_choices(*, zh: bool = False) -> list[tuple[str, str]]:
     """(label, name) pairs; torchvision datasets say whether they are on disk or will be downloaded."""
     choices = []
     for name in DATASET_NAMES:
         info = DATASETS[name]
-        if info.torchvision_class is None:
+        if info.torchvision_class is None and zh:
+            label = f"{info.label.replace(' (colour)', '（彩色）')}：内置，{info.channels}x{info.size}x{info.size}，无需下载"
+        elif info.torchvision_class is None:
             label = f"{info.label}: built in, {info.channels}x{info.size}x{info.size}, no download"
+        elif zh:
+            label = f"{info.label}（{'已在磁盘上' if is_on_disk(name) else '首次使用时下载'}）"
         else:
             label = f"{info.label} ({'on disk' if is_on_disk(name) else 'downloads when first used'})"
         choices.append((label, name))
@@ -172,9 +210,14 @@ def initial_recipe(spec: Spec | dict | None, dataset: str, device: str = "auto")
 
 
 def describe_network(spec_dict: Spec | dict | None, recipe_kind: str = "short", dataset: str | None = None,
-                     device: str = "auto", input_size: Any = 0) -> str:
+                     device: str = "auto", input_size: Any = 0, request: gr.Request = None, *,
+                     zh: bool | None = None) -> str:
     """Which network Start will train: the spec, and, where the run changes it (the recipe's or the widget's input
-    size, the dataset's classes), the network actually trained, its parameters and a link that opens it."""
+    size, the dataset's classes), the network actually trained, its parameters and a link that opens it.
+    ``zh`` (or a Chinese browser's ``request``): in Chinese."""
+    zh = chinese(request) if zh is None else zh
+    if zh:
+        return _describe_network_zh(spec_dict, recipe_kind, dataset, device, input_size)
     if not spec_dict:
         return "**Network:** none: the spec in the Explore tab is invalid; fix it to train."
     try:
@@ -220,36 +263,82 @@ def describe_network(spec_dict: Spec | dict | None, recipe_kind: str = "short", 
             f"([open the trained network in Explore]({link})).{size_note}{channels}")
 
 
+def _describe_network_zh(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str | None, device: str,
+                         input_size: Any) -> str:
+    """:func:`describe_network` in Chinese (the same numbers and link)."""
+    if not spec_dict:
+        return "**网络：** 无：探索页中的规格无效；修正后才能训练。"
+    try:
+        spec = parse_spec(spec_dict)
+    except SpecError as exc:
+        return f"**网络：** 无效（{html.escape(spec_error_zh(exc))}）"
+    preset = matching_preset(spec)
+    named = f"（预设 `{preset}`）" if preset else "（已修改）"
+    head = (f"**网络：** {spec.family_label}{named}，输入 {spec.in_channels}x{spec.input_size}x{spec.input_size}，"
+            f"{spec.planned_params():,} 个参数。")
+    dataset = dataset or default_dataset()
+    try:
+        recipe = _recipe_for(spec, recipe_kind, dataset, device)
+        size = _input_size(input_size)
+        trained, _ = adapt_spec(spec, TrainConfig(dataset=dataset, input_size=size or recipe.config.input_size))
+    except SpecError as exc:
+        return f"{head}<br>**“开始”会被拒绝：** {html.escape(setting_message(exc, zh=True), quote=False)}"
+    info = dataset_info(dataset)
+    trained_size = trained.input_size
+    if size and size != recipe.config.input_size:
+        why = f"{trained_size}x{trained_size} 是你设置的输入尺寸。"
+    elif recipe.kind == "published" and recipe.config.input_size:
+        why = f"{trained_size}x{trained_size} 是已发表配方的尺寸。"
+    elif recipe.config.input_size:
+        why = (f"{trained_size}x{trained_size} 是短时训练配方在本机（没有 GPU）上的尺寸：这个网络能接受的最小尺寸。"
+               f"设置输入尺寸可以覆盖它。")
+    else:
+        why = ""
+    channels = ("" if info.channels == spec.in_channels else
+                f"来自 {info.label} 的图像（{info.channels} 个通道）会转换为网络的 {spec.in_channels} 个通道。")
+    if trained == spec:
+        return f"{head}<br>**“开始”会按原样训练这个网络**，数据集为 {info.label}。{channels}"
+    changes = []
+    if trained_size != spec.input_size:
+        changes.append(f"输入 {trained.in_channels}x{trained_size}x{trained_size}")
+    if trained.num_classes != spec.num_classes:
+        changes.append(f"{trained.num_classes:,} 个输出，对应 {info.label} 的每个类别（规格中为 {spec.num_classes:,} 个）")
+    link = f"?spec={encode_spec(trained)}"
+    size_note = why if trained_size != spec.input_size and why else ""
+    return (f"{head}<br>**“开始”训练的是** {'，'.join(changes)}：**{trained.planned_params():,} 个参数**"
+            f"（[在探索页打开实际训练的网络]({link})）。{size_note}{channels}")
+
+
 def follow_network(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, device: str,
-                   input_size: Any) -> tuple[Any, ...]:
+                   input_size: Any, request: gr.Request = None) -> tuple[Any, ...]:
     """A new network in Explore: its recipe's settings (the short one, or the published one keeping the dataset)
     and its description. Outputs: epochs, batch size, lr, optimizer, precision, input size, recipe note, network."""
-    return _follow(spec_dict, recipe_kind, dataset, device, input_size, network_changed=True)
+    return _follow(spec_dict, recipe_kind, dataset, device, input_size, network_changed=True, zh=chinese(request))
 
 
 def follow_data(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, device: str,
-                input_size: Any) -> tuple[Any, ...]:
+                input_size: Any, request: gr.Request = None) -> tuple[Any, ...]:
     """A new dataset or device: the short recipe is re-applied (its rate and input size depend on them); the
     published recipe's settings stay as they are. Outputs as :func:`follow_network`."""
-    return _follow(spec_dict, recipe_kind, dataset, device, input_size, network_changed=False)
+    return _follow(spec_dict, recipe_kind, dataset, device, input_size, network_changed=False, zh=chinese(request))
 
 
 def _follow(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str, device: str, input_size: Any, *,
-            network_changed: bool) -> tuple[Any, ...]:
+            network_changed: bool, zh: bool = False) -> tuple[Any, ...]:
     skip = gr.skip()
     if not spec_dict:
-        return (*([skip] * 7), describe_network(spec_dict, recipe_kind, dataset, device, input_size))
+        return (*([skip] * 7), describe_network(spec_dict, recipe_kind, dataset, device, input_size, zh=zh))
     if recipe_kind == "published" and not network_changed:
-        return (*([skip] * 7), describe_network(spec_dict, recipe_kind, dataset, device, input_size))
+        return (*([skip] * 7), describe_network(spec_dict, recipe_kind, dataset, device, input_size, zh=zh))
     try:
         spec = parse_spec(spec_dict)
         recipe = _recipe_for(spec, recipe_kind, dataset, device)
     except SpecError:  # describe_network says why
-        return (*([skip] * 7), describe_network(spec_dict, recipe_kind, dataset, device, input_size))
+        return (*([skip] * 7), describe_network(spec_dict, recipe_kind, dataset, device, input_size, zh=zh))
     config = recipe.config
     size = config.input_size or 0
     return (config.epochs, config.batch_size, config.lr, config.optimizer, config.precision, size,
-            _recipe_note(spec, recipe), describe_network(spec, recipe_kind, dataset, device, size))
+            _recipe_note(spec, recipe, zh=zh), describe_network(spec, recipe_kind, dataset, device, size, zh=zh))
 
 
 def _recipe_for(spec: Spec, recipe_kind: str, dataset: str, device: str) -> Recipe:
@@ -258,8 +347,10 @@ def _recipe_for(spec: Spec, recipe_kind: str, dataset: str, device: str) -> Reci
     return recipe_from_choices(spec, recipe=kind, dataset=dataset, device=device)
 
 
-def _recipe_note(spec: Spec, recipe: Recipe) -> str:
+def _recipe_note(spec: Spec, recipe: Recipe, *, zh: bool = False) -> str:
     """The recipe's one-line summary, with its source for the published one (and the dataset actually used)."""
+    if zh:
+        return _recipe_note_zh(spec, recipe)
     if recipe.kind != "published":
         return recipe.summary
     note = f"{recipe.summary}\n\nSource: {recipe.source}."
@@ -268,6 +359,52 @@ def _recipe_note(spec: Spec, recipe: Recipe) -> str:
         note += (f" Start trains on {dataset_info(recipe.config.dataset).label}, the dataset chosen above, "
                  f"instead of {dataset_info(published_dataset).label}.")
     return note
+
+
+def _recipe_note_zh(spec: Spec, recipe: Recipe) -> str:
+    if recipe.kind != "published":
+        return recipe_summary_zh(recipe)
+    note = f"{recipe_summary_zh(recipe)}\n\n来源：{published_source_zh(spec)}。"
+    published_dataset = published_recipe_info(spec).config.dataset
+    if recipe.config.dataset != published_dataset:
+        note += (f"“开始”会在上面选择的数据集 {dataset_info(recipe.config.dataset).label} 上训练，而不是 "
+                 f"{dataset_info(published_dataset).label}。")
+    return note
+
+
+def recipe_summary_zh(recipe: Recipe) -> str:
+    """:attr:`Recipe.summary` in Chinese, from the recipe's config (the same numbers)."""
+    config = recipe.config
+    size = config.input_size
+    if recipe.kind == "published":
+        return (f"已发表的配方：普通 SGD，学习率 {config.lr:g}，批量大小 {config.batch_size}，{config.epochs} 个迭代周期，"
+                f"`xavier_uniform_` 初始化，{config.dataset} 缩放到 {size}。起步很慢：前几百步的损失预计停留在随机猜测的水平。")
+    wide = re.search(r"takes ([\d,]+) inputs", recipe.summary)
+    wide_note = (f"（不是 1e-3：它最宽的全连接层有 {wide.group(1)} 个输入，1e-3 在那里会发散）"
+                 if config.lr != SHORT_LR and wide else "")
+    # The initialisers by their PyTorch names (Xavier and He are people's names, without a Chinese form).
+    init = "`xavier_uniform_` " if config.init == "xavier" else "He（`kaiming_normal_`）"
+    size_note = f"，输入缩放到 {size}" if size else ""
+    return (f"短时训练配方：Adam，学习率 {config.lr:g}{wide_note}，{SHORT_WARMUP_STEPS} 步预热，梯度裁剪到范数 "
+            f"{SHORT_GRAD_CLIP:g}，批量大小 {config.batch_size}，{config.epochs} 个迭代周期，{init}初始化{size_note}，"
+            f"硬件支持时使用 bf16 自动混合精度。这不是已发表的配方（普通 SGD、`xavier_uniform_` 初始化），那个配方需要约 10 个迭代周期"
+            f"才能摆脱随机猜测的水平。")
+
+
+def published_source_zh(spec: Spec) -> str:
+    """Where the published recipe comes from, in Chinese (:func:`published_recipe_info`'s ``source``)."""
+    preset_name = matching_preset(spec)
+    lr, resize, book_acc = D2L_RECIPES[spec.family]
+    batch_size = D2L_BATCH_SIZES.get(spec.family, 128)
+    section = _D2L_SECTIONS[spec.family]
+    input_size = spec.input_size if spec.in_channels == 3 and spec.input_size <= 32 else resize
+    printed = f"书中在 Fashion-MNIST 上给出的测试精度为 {book_acc:.3f}" if book_acc is not None else "这里没有记录书中给出的精度"
+    if preset_name is not None and preset_name.startswith("d2l_"):
+        return (f"d2l.ai 第 {section} 节（train_ch6）：SGD，学习率 {lr:g}，批量大小 {batch_size}，`xavier_uniform_` 初始化，"
+                f"10 个迭代周期，缩放到 {resize}；{printed}")
+    named = f"预设 {preset_name}" if preset_name else "这个网络"
+    return (f"d2l.ai 第 {section} 节为 {spec.family} 在 Fashion-MNIST 上使用的配方，应用于{named}（SGD，学习率 {lr:g}，"
+            f"批量大小 {batch_size}，`xavier_uniform_` 初始化，10 个迭代周期，缩放到 {input_size}）；原论文在 ImageNet 上训练了长得多的时间")
 
 
 def max_train_seconds() -> float:
@@ -332,10 +469,56 @@ SETTING_LABELS = {"spec": "Network", "dataset": "Dataset", "epochs": "Epochs", "
                   "input_size": "Input size", "train_subset": "Training examples"}
 
 
-def setting_message(exc: SpecError) -> str:
-    """A refused setting as the page names it: ``Batch size: must be a whole number between 1 and 4,096, got 0``."""
+#: The settings as the Chinese page names them.
+SETTING_LABELS_ZH = {"spec": "网络", "dataset": "数据集", "epochs": "训练轮数", "batch_size": "批量大小", "lr": "学习率",
+                     "optimizer": "优化器", "precision": "精度", "device": "设备", "input_size": "输入尺寸",
+                     "train_subset": "训练样本数"}
+
+
+def setting_message(exc: SpecError, *, zh: bool = False) -> str:
+    """A refused setting as the page names it: ``Batch size: must be a whole number between 1 and 4,096, got 0``
+    (``zh``: ``批量大小（`batch_size`）：必须是 1 到 4,096 之间的整数，收到的是 0``)."""
+    if zh:
+        label = SETTING_LABELS_ZH.get(exc.field)
+        problem = problem_zh(exc.message)
+        return f"{label}（`{exc.field}`）：{problem}" if label else spec_error_zh(exc)
     label = SETTING_LABELS.get(exc.field)
     return f"{label}: {exc.message}" if label else str(exc)
+
+
+def spec_error_zh(exc: SpecError) -> str:
+    """A SpecError in Chinese where its wording is known (the field name stays)."""
+    return f"`{exc.field}`：{problem_zh(exc.message)}" if getattr(exc, "field", None) else problem_zh(str(exc))
+
+
+#: The wording of explorer.specs.fields' range checks, in Chinese (applied in order).
+_PROBLEMS_ZH: tuple[tuple[str, str], ...] = (
+    (r"^must be a whole number between (-?[\d.,e+-]*\d) and (-?[\d.,e+-]*\d)", r"必须是 \1 到 \2 之间的整数"),
+    (r"^must be a whole number of at least (-?[\d.,e+-]*\d)", r"必须是不小于 \1 的整数"),
+    (r"^must be a number between (-?[\d.,e+-]*\d) and (-?[\d.,e+-]*\d)", r"必须是 \1 到 \2 之间的数"),
+    (r"^must be a number that is more than (-?[\d.,e+-]*\d) and at most (-?[\d.,e+-]*\d)", r"必须是大于 \1 且不超过 \2 的数"),
+    (r"^must be a number that is at least (-?[\d.,e+-]*\d) and at most (-?[\d.,e+-]*\d)", r"必须是不小于 \1 且不超过 \2 的数"),
+    (r" \(or 0 for all of them\)", "（填 0 表示全部）"),
+    (r" \(or 0 for the recipe's size\)", "（填 0 表示使用配方的尺寸）"),
+    (r", got nothing", "，但没有填写"),
+    (r", got NaN \(not a number\)", "，收到的不是数（NaN）"),
+    (r", got (minus )?infinity", "，收到的是无穷大"),
+    (r", got ([^;]+)", r"，收到的是 \1"),
+    (r"; write it without the decimal point \((-?[\d.,e+-]*\d), not (-?[\d.,e+-]*\d)\)", r"；请去掉小数点（写 \1，不要写 \2）"),
+    (r"; write the number without quotes", "；请去掉引号"),
+    (r"; write a number, not True or False", "；请填数字，不要填 True 或 False"),
+    (r"^there is no valid network to train: fix the spec in the Explore tab first",
+     "没有可训练的有效网络：请先在探索页修正规格"),
+)
+
+
+def problem_zh(message: str) -> str:
+    """A range check's message (``must be a whole number between 1 and 4,096, got 0``) in Chinese; wording it
+    does not know stays in English."""
+    text = message
+    for pattern, replacement in _PROBLEMS_ZH:
+        text = re.sub(pattern, replacement, text)
+    return text
 
 
 def _whole(value: Any, field: str, *, hint: str = "") -> int:
@@ -353,48 +536,58 @@ def _input_size(value: Any) -> int | None:
     return _whole(value, "input_size", hint="or 0 for the recipe's size")
 
 
-def apply_short_recipe(spec_dict: Spec | dict | None, dataset: str, device: str) -> tuple[Any, ...]:
+def apply_short_recipe(spec_dict: Spec | dict | None, dataset: str, device: str,
+                       request: gr.Request = None) -> tuple[Any, ...]:
     """Widget values of the short-run recipe."""
+    zh = chinese(request)
     try:
         recipe = short_recipe_info(parse_spec(spec_dict) if spec_dict else None, dataset=dataset, device=device)
     except SpecError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(spec_error_zh(exc) if zh else str(exc)) from None
     config = recipe.config
     return ("short", dataset, config.epochs, config.batch_size, config.lr, config.optimizer, config.precision,
-            config.input_size or 0, recipe.summary)
+            config.input_size or 0, recipe_summary_zh(recipe) if zh else recipe.summary)
 
 
-def apply_published_recipe(spec_dict: Spec | dict | None, device: str) -> tuple[Any, ...]:
+def apply_published_recipe(spec_dict: Spec | dict | None, device: str,
+                           request: gr.Request = None) -> tuple[Any, ...]:
     """Widget values of the recipe the network was published with (d2l's, for its family)."""
+    zh = chinese(request)
     if not spec_dict:
-        raise gr.Error("There is no valid network: fix the spec in the Explore tab first.")
+        raise gr.Error("没有有效的网络：请先在探索页修正规格。" if zh else
+                       "There is no valid network: fix the spec in the Explore tab first.")
     try:
-        recipe = published_recipe_info(parse_spec(spec_dict))
+        spec = parse_spec(spec_dict)
+        recipe = published_recipe_info(spec)
     except SpecError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(spec_error_zh(exc) if zh else str(exc)) from None
     config = recipe.config
-    note = f"{recipe.summary}\n\nSource: {recipe.source}."
+    note = (f"{recipe_summary_zh(recipe)}\n\n来源：{published_source_zh(spec)}。" if zh else
+            f"{recipe.summary}\n\nSource: {recipe.source}.")
     return ("published", config.dataset, config.epochs, config.batch_size, config.lr, config.optimizer,
             config.precision, config.input_size or 0, note)
 
 
-def check_run(*settings: Any) -> str:
+def check_run(*settings: Any, zh: bool = False) -> str:
     """Estimated memory against free memory, and the time per epoch measured on a few real steps; a refused
-    setting or a failed measurement is said in the returned line (never raised)."""
+    setting or a failed measurement is said in the returned line (never raised). ``zh``: the line in Chinese
+    (the estimate's own explanation stays in English)."""
     try:
         spec, config = config_from_widgets(*settings)
         estimate = estimate_run(spec, config, measure=True)
     except SpecError as exc:
-        return refused_status(setting_message(exc))
+        return refused_status(setting_message(exc, zh=zh), zh=zh)
     except Exception as exc:  # noqa: BLE001 - e.g. out of memory while timing steps: say so, keep the page working
         detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        if zh:
+            return f"⛔ **检查失败：** {html.escape(detail, quote=False)}。请尝试更小的批量大小或输入尺寸。"
         return (f"⛔ **The check failed:** {html.escape(detail, quote=False)}. Try a smaller batch size or input "
                 f"size.")
     return ("✅ " if estimate.fits else "⛔ ") + estimate.message
 
 
-def start_training(*settings: Any, checkpoint_dir: str | None = None,
-                   save_checkpoint: bool = True) -> Iterator[tuple[Any, ...]]:
+def start_training(*settings: Any, checkpoint_dir: str | None = None, save_checkpoint: bool = True,
+                   zh: bool = False) -> Iterator[tuple[Any, ...]]:
     """One run: stream (status, curves, results, per-class, confusion, samples, checkpoint) updates.
 
     Never raises for a run that cannot start or fails (no valid spec, a setting out of range, a run that would
@@ -402,6 +595,7 @@ def start_training(*settings: Any, checkpoint_dir: str | None = None,
     what went wrong and what to try, and leaves the other outputs as they were (the curves, once a run has
     started, show where it got to). The outputs are cleared only when the new run starts.
     The app calls it through :func:`queued_training`, which holds the device and gives it a folder of its own.
+    ``zh``: statuses, results and charts in Chinese.
     """
     skip = gr.skip()
     try:
@@ -409,10 +603,10 @@ def start_training(*settings: Any, checkpoint_dir: str | None = None,
                                            save_checkpoint=save_checkpoint)
         estimate = estimate_run(spec, config, measure=False)
     except SpecError as exc:
-        yield (refused_status(setting_message(exc)), *([skip] * _NO_CHANGE))
+        yield (refused_status(setting_message(exc, zh=zh), zh=zh), *([skip] * _NO_CHANGE))
         return
     if not estimate.fits:
-        yield (refused_status(estimate.message), *([skip] * _NO_CHANGE))
+        yield (refused_status(estimate.message, zh=zh), *([skip] * _NO_CHANGE))
         return
     gpu_started = _start_gpu_sampler()
     started_at = time.time()
@@ -421,25 +615,27 @@ def start_training(*settings: Any, checkpoint_dir: str | None = None,
     last_update = 0.0
     events = train(spec, config)
     try:
-        yield (LOADING_MESSAGE, *([skip] * _NO_CHANGE))
+        yield (LOADING_MESSAGE_ZH if zh else LOADING_MESSAGE, *([skip] * _NO_CHANGE))
         for event in events:
             if isinstance(event, ErrorEvent):
-                curves = curves_figure(history, started_at, gpu_started) if history else skip
-                yield (failed_status(event), curves, *([skip] * (_NO_CHANGE - 1)))
+                curves = curves_figure(history, started_at, gpu_started, zh=zh) if history else skip
+                yield (failed_status(event, zh=zh), curves, *([skip] * (_NO_CHANGE - 1)))
                 return
             if isinstance(event, StartEvent):
                 start = event
-                yield (start_status(event), None, "", None, None, None, None)  # the previous run's outputs go
+                yield (start_status(event, zh=zh), None, "", None, None, None, None)  # the previous run's go
                 continue
             if isinstance(event, DoneEvent):
                 if checkpoint_dir is None:
                     _prune_checkpoints(CHECKPOINT_DIR, KEEP_CHECKPOINTS)
                 else:
                     _save_run_record(spec, config, start, history, event, checkpoint_dir)
-                yield (done_status(event), curves_figure(history, started_at, gpu_started),
-                       results_markdown(event), per_class_accuracy_figure(event.per_class_accuracy, event.classes),
-                       confusion_matrix_figure(event.confusion_matrix, event.classes),
-                       sample_predictions_figure([asdict(sample) for sample in event.samples], event.classes),
+                yield (done_status(event, zh=zh), curves_figure(history, started_at, gpu_started, zh=zh),
+                       results_markdown(event, zh=zh),
+                       per_class_accuracy_figure(event.per_class_accuracy, event.classes, zh=zh),
+                       confusion_matrix_figure(event.confusion_matrix, event.classes, zh=zh),
+                       sample_predictions_figure([asdict(sample) for sample in event.samples], event.classes,
+                                                 zh=zh),
                        event.checkpoint_path)
                 continue
             history.append(event.to_dict())
@@ -448,8 +644,8 @@ def start_training(*settings: Any, checkpoint_dir: str | None = None,
             now = time.monotonic()
             if isinstance(event, EpochEvent) or now - last_update >= UPDATE_SECONDS:
                 last_update = now
-                yield (progress_status(event, start), curves_figure(history, started_at, gpu_started), skip, skip,
-                       skip, skip, skip)
+                yield (progress_status(event, start, zh=zh), curves_figure(history, started_at, gpu_started, zh=zh),
+                       skip, skip, skip, skip, skip)
     finally:
         events.close()  # Stop, a closed tab or an error: the engine's finally frees the run's memory
 
@@ -458,23 +654,44 @@ READY_MESSAGE = "Ready."
 LOADING_MESSAGE = "Loading the data and building the model..."
 WAITING_PREFIX = "Waiting for the device"
 MEASURING_MESSAGE = "Measuring a few training steps..."
+#: The same messages for a Chinese browser (Stop recognises both).
+READY_MESSAGE_ZH = "就绪。"
+LOADING_MESSAGE_ZH = "正在载入数据并构建模型……"
+WAITING_PREFIX_ZH = "正在等待设备"
+MEASURING_MESSAGE_ZH = "正在测量几个训练步……"
 #: How each kind of failed run (:class:`ErrorEvent`) is headed in the status line.
 FAILURE_HEADLINES = {"config": "The run was refused.", "dataset": "The dataset could not be loaded.",
                      "out of memory": "The run ran out of memory.", "device": "The device is not available.",
                      "diverged": "The run diverged.", "runtime": "The run failed."}
 
 
-def refused_status(message: str) -> str:
+FAILURE_HEADLINES_ZH = {"config": "训练被拒绝。", "dataset": "无法载入数据集。", "out of memory": "训练时内存不足。",
+                        "device": "设备不可用。", "diverged": "训练发散了。", "runtime": "训练失败。"}
+
+
+def refused_status(message: str, *, zh: bool = False) -> str:
     """A run that never started: why, in the status line."""
     message = message.rstrip()
+    if zh:
+        end = "" if message.endswith(("。", "！", "？", ".", "!", "?")) else "。"
+        return f"⛔ **没有开始。** {html.escape(message, quote=False)}{end}修改后再按“开始”。"
     end = "" if message.endswith((".", "!", "?")) else "."
     return f"⛔ **Not started.** {html.escape(message, quote=False)}{end} Change it and press Start again."
 
 
-def failed_status(event: ErrorEvent) -> str:
+def failed_status(event: ErrorEvent, *, zh: bool = False) -> str:
     """A failed run's status line: what went wrong and what to try (the engine's message says both); a setting
-    is named as the page names it."""
+    is named as the page names it. ``zh``: headline and advice in Chinese (the engine's message as far as its
+    wording is known)."""
     message = event.message
+    if zh:
+        label = SETTING_LABELS_ZH.get(event.field)
+        if event.kind == "config" and label and message.startswith(f"{event.field}: "):
+            message = f"{label}（`{event.field}`）：{problem_zh(message[len(event.field) + 2:])}"
+        headline = FAILURE_HEADLINES_ZH.get(event.kind, "训练失败。")
+        tail = ("按“开始”重试；如果再次失败，试试更小的批量大小或内置的 `shapes` 数据集。" if event.kind == "runtime"
+                else "没有保存任何内容；修改设置后再按“开始”。")
+        return f"⛔ **{headline}** {html.escape(message, quote=False)} {tail}"
     label = SETTING_LABELS.get(event.field)
     if event.kind == "config" and label and message.startswith(f"{event.field}: "):
         message = f"{label}: {message[len(event.field) + 2:]}"
@@ -502,12 +719,13 @@ async def queued_training(spec_dict: Spec | dict | None, recipe_kind: str, datas
     """
     settings = (spec_dict, recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, device, input_size,
                 train_subset)
+    zh = chinese(request)
     state = limits.server()
     skip = gr.skip()
     try:
         spec, _ = config_from_widgets(*settings)
     except SpecError as exc:  # said in the status line: an error would mark every output as failed
-        yield (refused_status(setting_message(exc)), *([skip] * _NO_CHANGE))
+        yield (refused_status(setting_message(exc, zh=zh), zh=zh), *([skip] * _NO_CHANGE))
         return
     try:
         ticket = state.train_queue.join(limits.client_of(request), kind="train", network=network_label(spec))
@@ -517,18 +735,19 @@ async def queued_training(spec_dict: Spec | dict | None, recipe_kind: str, datas
     updates = None
     finished = False
     try:
-        async for waiting in _wait_for_turn(ticket):
+        async for waiting in _wait_for_turn(ticket, zh=zh):
             yield (waiting, *([skip] * _NO_CHANGE))
         if ticket.removed:
-            yield (REMOVED_MESSAGE, *([skip] * _NO_CHANGE))
+            yield (REMOVED_MESSAGE_ZH if zh else REMOVED_MESSAGE, *([skip] * _NO_CHANGE))
             return
         folder = state.disk.new_folder("checkpoints")
         note = ""
         with _checkpoint_room(spec, folder) as room:
             if not room:
-                note = " The checkpoint will not be saved: the server's space for downloads is full."
+                note = ("检查点不会被保存：服务器上用于下载的空间已满。" if zh else
+                        " The checkpoint will not be saved: the server's space for downloads is full.")
             updates = gpu_task(start_training, duration=gpu_seconds)(*settings, checkpoint_dir=str(folder),
-                                                                     save_checkpoint=room)
+                                                                     save_checkpoint=room, zh=zh)
             while True:
                 update = await anyio.to_thread.run_sync(_next_or_none, updates)
                 if update is None:
@@ -539,7 +758,7 @@ async def queued_training(spec_dict: Spec | dict | None, recipe_kind: str, datas
                 yield update
                 finished = finished or done
                 if ticket.stop_requested:
-                    yield (TEACHER_STOP_MESSAGE, *([skip] * _NO_CHANGE))
+                    yield (TEACHER_STOP_MESSAGE_ZH if zh else TEACHER_STOP_MESSAGE, *([skip] * _NO_CHANGE))
                     break
     finally:
         if updates is not None:
@@ -558,24 +777,25 @@ async def queued_check(spec_dict: Spec | dict | None, recipe_kind: str, dataset:
     """The Check button: times real steps on the device, so it takes a place in the same queue as the runs."""
     settings = (spec_dict, recipe_kind, dataset, epochs, batch_size, lr, optimizer, precision, device, input_size,
                 train_subset)
+    zh = chinese(request)
     state = limits.server()
     try:
         spec, _ = config_from_widgets(*settings)
     except SpecError as exc:
-        yield refused_status(setting_message(exc))
+        yield refused_status(setting_message(exc, zh=zh), zh=zh)
         return
     try:
         ticket = state.train_queue.join(limits.client_of(request), kind="check", network=network_label(spec))
     except LimitExceeded as exc:
         raise limits.refusal(exc) from None
     try:
-        async for waiting in _wait_for_turn(ticket):
+        async for waiting in _wait_for_turn(ticket, zh=zh):
             yield waiting
         if ticket.removed:
-            yield REMOVED_MESSAGE
+            yield REMOVED_MESSAGE_ZH if zh else REMOVED_MESSAGE
             return
-        yield MEASURING_MESSAGE
-        yield await anyio.to_thread.run_sync(lambda: check_run(*settings))
+        yield MEASURING_MESSAGE_ZH if zh else MEASURING_MESSAGE
+        yield await anyio.to_thread.run_sync(lambda: check_run(*settings, zh=zh))
     finally:
         state.train_queue.leave(ticket)
 
@@ -583,6 +803,8 @@ async def queued_check(spec_dict: Spec | dict | None, recipe_kind: str, dataset:
 REMOVED_MESSAGE = "Removed from the queue by the teacher: nothing was trained. Press Start to queue again."
 TEACHER_STOP_MESSAGE = ("Stopped by the teacher: the run was ended and its memory released; no checkpoint was "
                         "kept.")
+REMOVED_MESSAGE_ZH = "已被教师移出队列：没有训练任何内容。按“开始”可重新排队。"
+TEACHER_STOP_MESSAGE_ZH = "已被教师停止：训练已结束，内存已释放；没有保留检查点。"
 
 
 def network_label(spec: Spec) -> str:
@@ -591,14 +813,15 @@ def network_label(spec: Spec) -> str:
     return f"{spec.family_label} ({preset or 'edited'}, {spec.planned_params():,} parameters)"
 
 
-async def _wait_for_turn(ticket: Ticket) -> AsyncIterator[str]:
+async def _wait_for_turn(ticket: Ticket, *, zh: bool = False) -> AsyncIterator[str]:
     """Await the device without holding a thread; yield the place in the queue whenever it changes."""
     queue = limits.server().train_queue
     shown = None
     while not ticket.removed and not queue.try_start(ticket):
         ahead = queue.ahead(ticket)
-        text = (f"{WAITING_PREFIX}: {ahead} run{'s' if ahead != 1 else ''} ahead of yours "
-                f"(one runs at a time on this server). Stop leaves the queue.")
+        text = (f"{WAITING_PREFIX_ZH}：前面还有 {ahead} 个训练（本服务器一次只运行一个）。按“停止”可退出队列。" if zh
+                else f"{WAITING_PREFIX}: {ahead} run{'s' if ahead != 1 else ''} ahead of yours "
+                     f"(one runs at a time on this server). Stop leaves the queue.")
         if text != shown:
             shown = text
             yield text
@@ -645,10 +868,22 @@ async def _close(iterator: Iterator[Any]) -> None:
             await asyncio.sleep(0.05)
 
 
-def stopped_status(status: str | None = None) -> str:
+def stopped_status(status: str | None = None, request: gr.Request = None) -> str:
     """What Stop did, told from the status line it was pressed on: a run still waiting in the queue was cancelled
-    before it started; a run that was training was stopped where the curves end."""
+    before it started; a run that was training was stopped where the curves end. A Chinese browser (``request``)
+    gets the answer in Chinese."""
     text = status if isinstance(status, str) else ""
+    if chinese(request):
+        if text.startswith((WAITING_PREFIX, WAITING_PREFIX_ZH)):
+            return "已在开始前取消：这个训练还在等待设备，所以没有训练任何内容。按“开始”可重新排队。"
+        if text.startswith((LOADING_MESSAGE, LOADING_MESSAGE_ZH)):
+            return "在载入数据时停止：没有训练任何内容，训练占用的内存已释放。"
+        if text.startswith((MEASURING_MESSAGE, MEASURING_MESSAGE_ZH)):
+            return "已停止检查：没有训练任何内容。"
+        if text.startswith((START_PREFIX, START_PREFIX_ZH)) or (
+                text.startswith("<progress") and "Done" not in text and DONE_ZH not in text):
+            return "已停止：训练已取消，内存已释放。曲线显示了它停下时的进度。"
+        return "当前没有等待中或进行中的训练，无需停止。"
     if text.startswith(WAITING_PREFIX):
         return ("Cancelled before it started: the run was still waiting for the device, so nothing was trained. "
                 "Press Start to queue it again.")
@@ -661,28 +896,47 @@ def stopped_status(status: str | None = None) -> str:
     return "Nothing was waiting or training, so there was nothing to stop."
 
 
-def curves_figure(history: list[dict[str, Any]], started_at: float, gpu: bool) -> Any:
+def curves_figure(history: list[dict[str, Any]], started_at: float, gpu: bool, *, zh: bool = False) -> Any:
     """The live curves, with the GPU (or CPU) trace underneath when the monitor is available."""
-    trace = _gpu_trace(time.time() - started_at + 2) if gpu else None
-    return training_curves_figure(history, gpu=trace, run_started_at=started_at if trace else None)
+    trace = _gpu_trace(time.time() - started_at + 2, zh=zh) if gpu else None
+    return training_curves_figure(history, gpu=trace, run_started_at=started_at if trace else None, zh=zh)
 
 
 START_PREFIX = "Training "
+START_PREFIX_ZH = "正在训练 "
+#: What the finished run's status line starts with after its progress bar, in Chinese (Stop looks for it).
+DONE_ZH = "训练完成"
 
 
-def start_status(event: StartEvent) -> str:
+def start_status(event: StartEvent, *, zh: bool = False) -> str:
     shape = "x".join(str(size) for size in event.input_shape)
     notes = "".join(f"<br>• {html.escape(note)}" for note in event.notes)
+    if zh:
+        layout = "，channels_last" if event.channels_last else ""
+        return (f"{START_PREFIX_ZH}**{event.family}**（{event.total_params:,} 个参数），数据集 **{event.dataset}**："
+                f"{event.num_train:,} 张训练图像 / {event.num_test:,} 张测试图像，尺寸 {shape}，共 {event.total_steps} 步，"
+                f"设备 `{event.device}`（{event.precision}{layout}）；估计训练内存 "
+                f"{event.estimated_memory_bytes / _GIB:.2f} GiB。{notes}")
     return (f"{START_PREFIX}**{event.family}** ({event.total_params:,} parameters) on **{event.dataset}**: "
             f"{event.num_train:,} training / {event.num_test:,} test images at {shape}, {event.total_steps} steps "
             f"on {event.device} ({event.precision}{', channels_last' if event.channels_last else ''}); estimated "
             f"training memory {event.estimated_memory_bytes / _GIB:.2f} GiB.{notes}")
 
 
-def progress_status(event: StepEvent | EpochEvent, start: StartEvent | None) -> str:
+def progress_status(event: StepEvent | EpochEvent, start: StartEvent | None, *, zh: bool = False) -> str:
     """A progress bar and one status line."""
     total = start.total_steps if start else max(event.step, 1)
     fraction = min(event.step / max(total, 1), 1.0)
+    if zh:
+        if isinstance(event, StepEvent):
+            text = (f"第 {event.epoch}/{event.epochs} 个迭代周期 · 第 {event.step}/{event.total_steps} 步 · 损失 "
+                    f"{event.loss:.3f} · 训练精度 {event.train_acc:.3f} · 每秒 {event.examples_per_s:,.0f} 个样本")
+        else:
+            test = "无" if event.test_acc is None else f"{event.test_acc:.3f}"
+            text = (f"第 {event.epoch}/{event.epochs} 个迭代周期结束 · 损失 {event.train_loss:.3f} · 训练精度 "
+                    f"{event.train_acc:.3f} · **测试精度 {test}** · 每秒 {event.examples_per_s:,.0f} 个样本")
+        return (f"<progress value='{fraction:.3f}' max='1' style='width:100%'></progress><br>{text} · 已用 "
+                f"{_clock(event.elapsed_s)} · 约剩 {_clock(event.eta_s)}")
     if isinstance(event, StepEvent):
         text = (f"Epoch {event.epoch}/{event.epochs} · step {event.step}/{event.total_steps} · loss {event.loss:.3f}"
                 f" · train acc {event.train_acc:.3f} · {event.examples_per_s:,.0f} examples/s")
@@ -694,15 +948,40 @@ def progress_status(event: StepEvent | EpochEvent, start: StartEvent | None) -> 
             f"{_clock(event.elapsed_s)} · about {_clock(event.eta_s)} left")
 
 
-def done_status(event: DoneEvent) -> str:
+def done_status(event: DoneEvent, *, zh: bool = False) -> str:
+    if zh:
+        stopped = ("（提前停止：" + "；".join(event.notes) + "）" if event.stopped_early and event.notes else
+                   "（达到 max_steps 后停止）" if event.stopped_early else "")
+        return (f"<progress value='1' max='1' style='width:100%'></progress><br>{DONE_ZH}{stopped}：**测试精度 "
+                f"{event.test_acc:.3f}**，共 {event.steps} 步，用时 {_clock(event.elapsed_s)}。")
     stopped = " (stopped early: " + "; ".join(event.notes) + ")" if event.stopped_early and event.notes else (
         " (stopped at max_steps)" if event.stopped_early else "")
     return (f"<progress value='1' max='1' style='width:100%'></progress><br>Done{stopped}: **test accuracy "
             f"{event.test_acc:.3f}** after {event.steps} steps in {_clock(event.elapsed_s)}.")
 
 
-def results_markdown(event: DoneEvent) -> str:
+#: How the peak memory was measured (explorer.training.devices), in Chinese.
+_PEAK_KINDS_ZH = {"cuda max allocated": "CUDA 最大分配量", "process RSS growth": "进程常驻内存增量", "unknown": "未知方式"}
+
+
+def results_markdown(event: DoneEvent, *, zh: bool = False) -> str:
     """The final numbers, peak memory next to the estimate, and where the checkpoint is."""
+    if zh:
+        memory = ("未测量" if event.peak_memory_bytes is None
+                  else f"{event.peak_memory_bytes / _GIB:.2f} GiB（"
+                       f"{_PEAK_KINDS_ZH.get(event.peak_memory_kind, event.peak_memory_kind)}）")
+        checkpoint = html.escape(Path(event.checkpoint_path).name) if event.checkpoint_path else "未保存"
+        lines = [
+            "| 结果 | 数值 |", "|---|---|",
+            f"| 测试精度 | **{event.test_acc:.4f}**（损失 {event.test_loss:.3f}） |",
+            f"| 训练精度（最后一个迭代周期的累计平均） | {event.train_acc:.4f}（损失 {event.train_loss:.3f}） |",
+            f"| 步数 / 迭代周期 | {event.steps} / {event.epochs_completed} |",
+            f"| 吞吐量 | 每秒 {event.examples_per_s:,.0f} 个训练样本（训练用时 {event.train_seconds:.1f} s） |",
+            f"| 峰值内存 | {memory}；分析估计为 {event.estimated_memory_bytes / _GIB:.2f} GiB（fp32） |",
+            f"| 检查点 | {checkpoint} |",
+        ]
+        lines += [f"\n{html.escape(note)}" for note in event.notes]
+        return "\n".join(lines)
     memory = ("not measured" if event.peak_memory_bytes is None
               else f"{event.peak_memory_bytes / _GIB:.2f} GiB ({event.peak_memory_kind})")
     lines = [
@@ -738,7 +1017,7 @@ def _start_gpu_sampler() -> bool:
     return True
 
 
-def _gpu_trace(seconds: float) -> dict[str, Any] | None:
+def _gpu_trace(seconds: float, *, zh: bool = False) -> dict[str, Any] | None:
     try:
         from ..charts.gpu import gpu_trace_series
         from ..gpu import get_sampler
@@ -746,7 +1025,7 @@ def _gpu_trace(seconds: float) -> dict[str, Any] | None:
         return None
     try:
         history = get_sampler().history(seconds)
-        return gpu_trace_series(history) if history else None
+        return gpu_trace_series(history, zh=zh) if history else None
     except Exception:  # noqa: BLE001
         return None
 
