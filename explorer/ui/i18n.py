@@ -92,11 +92,11 @@ ZH: dict[str, str] = {
     "GPU monitor": "GPU 监控",
     # train panel
     "Dataset": "数据集", "Epochs": "训练轮数", "Batch size": "批量大小", "Learning rate": "学习率",
-    "Optimizer": "优化器", "Precision": "精度", "auto: bf16 autocast where the hardware has it":
+    "Optimizer": "优化器", "Precision": "数值精度", "auto: bf16 autocast where the hardware has it":
         "auto：硬件支持时使用 bf16 自动混合精度", "Device": "设备", "Input size (0 = recipe's)": "输入尺寸（0 = 按配方）",
     "Training examples (0 = all)": "训练样本数（0 = 全部）", "Short-run recipe": "短时训练配方",
     "Use published recipe": "使用已发表的配方", "Check memory and time": "检查内存和时间", "Start": "开始",
-    "Stop": "停止", "Training curves": "训练曲线", "Per-class accuracy": "各类别准确率", "Confusion matrix": "混淆矩阵",
+    "Stop": "停止", "Training curves": "训练曲线", "Per-class accuracy": "各类别精度", "Confusion matrix": "混淆矩阵",
     "Sample predictions": "样本预测", "Checkpoint (weights, spec, config, metrics)": "检查点（权重、规格、配置、指标）",
     # headline cards (rendered on the server)
     "MACs / image": "每张图乘加运算", "Parameter memory": "参数内存", "Training memory": "训练内存",
@@ -119,7 +119,7 @@ ZH: dict[str, str] = {
         "看网络看到的图像、最可能的五个类别、每个块算出了什么（最活跃的通道）、第一层的卷积核，以及 Grad-CAM——"
         "图像中支持某个类别的证据在哪里。",
     # runs panel
-    "Runs": "训练记录", "Runs to compare": "要对比的训练", "Test accuracy": "测试准确率",
+    "Runs": "训练记录", "Runs to compare": "要对比的训练", "Test accuracy": "测试精度",
     "Download the picked runs": "下载所选训练记录", "Run file": "训练记录文件", "Load runs (.json or .zip)":
         "载入训练记录（.json 或 .zip）",
     "d2l's comparison: train the four families one after another": "d2l 的对比：依次训练四个网络家族",
@@ -131,7 +131,7 @@ ZH: dict[str, str] = {
     "**Every run this browser session finished**, side by side. Pick two or more to overlay their test accuracy by "
     "epoch and by wall time and to see what differs. Download runs to show them again later (a run file holds the "
     "curves and settings, not the weights: the checkpoint goes to the *Inspect* tab).":
-        "**本浏览器会话中完成的每次训练**，并排显示。选两个或更多，叠加它们按轮数和按实际用时的测试准确率曲线，并查看"
+        "**本浏览器会话中完成的每次训练**，并排显示。选两个或更多，叠加它们按轮数和按实际用时的测试精度曲线，并查看"
         "差异。可下载训练记录以后再展示（记录文件包含曲线和设置，不含权重：检查点请在*透视网络*页上传）。",
     # explore: the ResNet editor
     "Stages (in → out derived)": "各阶段（输入 → 输出通道自动推导）", "Add stage": "添加一个阶段", "Style": "风格",

@@ -471,7 +471,7 @@ SETTING_LABELS = {"spec": "Network", "dataset": "Dataset", "epochs": "Epochs", "
 
 #: The settings as the Chinese page names them.
 SETTING_LABELS_ZH = {"spec": "网络", "dataset": "数据集", "epochs": "训练轮数", "batch_size": "批量大小", "lr": "学习率",
-                     "optimizer": "优化器", "precision": "精度", "device": "设备", "input_size": "输入尺寸",
+                     "optimizer": "优化器", "precision": "数值精度", "device": "设备", "input_size": "输入尺寸",
                      "train_subset": "训练样本数"}
 
 
