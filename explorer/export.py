@@ -553,8 +553,9 @@ def _describe_onnx(proto: Any, spec: ArchSpec, notes: tuple[str, ...]) -> bytes:
 
 # --- Notes and sizes ---------------------------------------------------------------------------------------
 
-def export_notes(spec: SpecLike, kind: str) -> tuple[str, ...]:
-    """What to know about one export of ``spec`` (as :func:`write_export` writes it), in plain sentences.
+def export_notes(spec: SpecLike, kind: str, *, zh: bool = False) -> tuple[str, ...]:
+    """What to know about one export of ``spec`` (as :func:`write_export` writes it), in plain sentences
+    (Simplified Chinese with ``zh``, same facts).
 
     For ONNX: the weights are untrained, auxiliary classifiers are left out (they only run in training),
     and which input sizes the graph takes.
@@ -562,11 +563,14 @@ def export_notes(spec: SpecLike, kind: str) -> tuple[str, ...]:
     spec = parse_spec(spec)
     _check_kind(kind, ESTIMATE_KINDS)
     return _notes(spec, kind, build_model(spec, device="meta"), trained=False,
-                  any_size=spec.accepts_any_input_size)
+                  any_size=spec.accepts_any_input_size, zh=zh)
 
 
-def _notes(spec: ArchSpec, kind: str, model: nn.Module, *, trained: bool, any_size: bool) -> tuple[str, ...]:
+def _notes(spec: ArchSpec, kind: str, model: nn.Module, *, trained: bool, any_size: bool,
+           zh: bool = False) -> tuple[str, ...]:
     aux = [block["name"] for block in getattr(model, "block_info", []) if block["kind"] == "aux"]
+    if zh:
+        return _notes_zh(spec, kind, aux, trained=trained, any_size=any_size)
     notes = []
     if kind == "onnx":
         if not trained:
@@ -582,6 +586,24 @@ def _notes(spec: ArchSpec, kind: str, model: nn.Module, *, trained: bool, any_si
     elif kind == "pytorch" and aux:
         notes.append(f"The auxiliary classifiers ({', '.join(aux)}) are in the file; as in the explorer, they run "
                      "only in training mode.")
+    return tuple(notes)
+
+
+def _notes_zh(spec: ArchSpec, kind: str, aux: list[str], *, trained: bool, any_size: bool) -> tuple[str, ...]:
+    """:func:`_notes` in Simplified Chinese (the page's export notes for a Chinese browser)."""
+    notes = []
+    if kind == "onnx":
+        if not trained:
+            notes.append("权重是 PyTorch 的随机初始化值：要用来预测，请导出训练好的模型。")
+        if aux:
+            notes.append(f"辅助分类器（{', '.join(aux)}）没有导出：它们只在训练时运行，这里是评估模式下的网络，"
+                         f"只有一个输出 '{ONNX_OUTPUT_NAME}'。")
+        if any_size:
+            notes.append(f"高和宽不固定：任何对网络来说足够大的输入都可以，不只是 {spec.input_size} x {spec.input_size}。")
+        else:
+            notes.append(f"输入必须是 N x {spec.in_channels} x {spec.input_size} x {spec.input_size}。")
+    elif kind == "pytorch" and aux:
+        notes.append(f"辅助分类器（{', '.join(aux)}）包含在文件中；和在本应用中一样，它们只在训练模式下运行。")
     return tuple(notes)
 
 

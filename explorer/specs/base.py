@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Mapping
 from . import budget
 from .budget import PlannedLayer, Planner
 from .errors import SpecError
-from .fields import check_int, describe, show
+from .fields import check_int, describe, join_zh, show
 
 
 def to_jsonable(value: Any) -> Any:
@@ -20,18 +20,24 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def check_keys(data: Any, cls: type, field: str, *, example: str = "", what: str = "") -> Mapping[str, Any]:
+def check_keys(data: Any, cls: type, field: str, *, example: str = "", what: str = "",
+               what_zh: str = "") -> Mapping[str, Any]:
     """A mapping whose keys are all fields of the dataclass ``cls``.
 
     ``example`` is what to write instead when ``data`` is not a mapping (e.g. a list form of the same thing);
-    ``what`` names the thing in messages ("NiN block"; a spec class's family label by default).
+    ``what`` names the thing in messages ("NiN block"; a spec class's family label by default), ``what_zh`` in
+    Chinese ("NiN 块"; "<family label> 网络" by default).
     """
-    what = what or getattr(cls, "family_label", "")
+    label = getattr(cls, "family_label", "")
+    what_zh = what_zh or (what if what else f"{label} 网络" if label else "")
+    what = what or label
     names = [f.name for f in dataclasses.fields(cls)]
     if not isinstance(data, Mapping):
         instead = example or "{" + ", ".join(f'"{name}": ...' for name in names[:2]) + "}"
         thing = f"{_article(what)} {what}" if what else "a set of named settings"
-        raise SpecError(field, f"{show(data)} is not {thing}; write it like {instead}")
+        thing_zh = f"一个 {what_zh}" if what_zh else "一组带名字的设置"
+        raise SpecError(field, f"{show(data)} is not {thing}; write it like {instead}",
+                        join_zh(show(data, zh=True), "不是", thing_zh) + f"；请写成 {instead} 这样的形式")
     for key in data:
         if key not in names:
             # The key as typed when it is short and plain; otherwise a truncated repr (never a giant echo).
@@ -41,7 +47,10 @@ def check_keys(data: Any, cls: type, field: str, *, example: str = "", what: str
             close = difflib.get_close_matches(key, names, n=1) if isinstance(key, str) and len(key) <= 60 else []
             guess = f"did you mean {close[0]}? The" if close else "the"
             owner = f"{_article(what)} {what} setting" if what else "a known setting"
-            raise SpecError(place, f"is not {owner}; {guess} settings are {', '.join(names)}")
+            owner_zh = f"{what_zh}的设置" if what_zh else "已知的设置"
+            guess_zh = f"你是不是想写 {close[0]}？" if close else ""
+            raise SpecError(place, f"is not {owner}; {guess} settings are {', '.join(names)}",
+                            join_zh("不是", owner_zh) + f"；{guess_zh}可用的设置有 {', '.join(names)}")
     return data
 
 
@@ -101,15 +110,17 @@ class ArchSpec:
         """The parameter count from arithmetic alone (equals the built model's)."""
         return sum(layer.params for layer in self.planned_layers())
 
-    def _too_small_for(self) -> str:
-        """Names the smallest input size whose plan has no zero-sized layer.
+    def _too_small_for(self) -> tuple[str, str]:
+        """Names the smallest input size whose plan has no zero-sized layer (English, and the Chinese reason
+        that follows "输入 NxN").
 
         Every layer's output size grows (weakly) with its input size, so the sizes that fit form a range up to
         the limit and a binary search finds the smallest in ~10 walks (a scan of all 1,024 sizes took seconds
         for deep VGGs).
         """
         if not self._fits(budget.MAX_INPUT_SIZE):
-            return f"this {self.family_label} at any input size; remove layers or reduce strides"
+            return (f"this {self.family_label} at any input size; remove layers or reduce strides",
+                    f"对这个 {self.family_label} 来说太小，而且任何输入尺寸都不够；请删去一些层或减小步幅")
         low, high = 1, budget.MAX_INPUT_SIZE  # high always fits
         while low < high:
             middle = (low + high) // 2
@@ -117,7 +128,8 @@ class ArchSpec:
                 high = middle
             else:
                 low = middle + 1
-        return f"this {self.family_label}; use input_size >= {low}"
+        return (f"this {self.family_label}; use input_size >= {low}",
+                f"对这个 {self.family_label} 来说太小；请使用 input_size >= {low}")
 
     def _fits(self, size: int) -> bool:
         """Whether the plan at input ``size`` has no zero-sized layer."""
@@ -140,7 +152,8 @@ class ArchSpec:
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in fields
                    and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
         if missing:  # every family gives its fields defaults, so this only guards future ones
-            raise SpecError(missing[0], f"is missing; the {cls.family_label} spec needs {', '.join(missing)}")
+            raise SpecError(missing[0], f"is missing; the {cls.family_label} spec needs {', '.join(missing)}",
+                            f"缺失；{cls.family_label} 规格需要 {', '.join(missing)}")
         return cls(**fields)
 
     def replace(self, **changes: Any) -> "ArchSpec":

@@ -8,7 +8,7 @@ from . import budget
 from .base import ArchSpec, check_keys
 from .budget import Planner
 from .errors import SpecError
-from .fields import check_bool, check_choice, check_float, check_int, check_int_tuple, check_sequence, show
+from .fields import check_bool, check_choice, check_float, check_int, check_int_tuple, check_sequence, got_zh, show
 
 #: The nine Inception blocks in order; max-pools (stride 2) follow 3b and 4e.
 INCEPTION_NAMES = ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
@@ -20,6 +20,8 @@ AUX_AFTER = ("4a", "4d")  # the blocks whose outputs the two aux classifiers rea
 INCEPTION_EXAMPLE = "(64, (96, 128), (16, 32), 32)"
 INCEPTION_FORMS = ("six numbers (ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj) "
                    "or d2l's (c1, (c2red, c2), (c3red, c3), c4)")
+INCEPTION_FORMS_ZH = ("六个数 (ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj)，"
+                      "或 d2l 的写法 (c1, (c2red, c2), (c3red, c3), c4)")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,8 @@ class InceptionSpec:
     def __post_init__(self) -> None:
         for name in INCEPTION_FIELDS:
             object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1,
-                                                     maximum=budget.MAX_CHANNELS, hint="channels"))
+                                                     maximum=budget.MAX_CHANNELS, hint="channels",
+                                                     hint_zh="通道数"))
 
     @property
     def out_channels(self) -> int:
@@ -55,7 +58,8 @@ def parse_inception(value: Any, field: str) -> InceptionSpec:
     if isinstance(value, str):
         # Any length here: the check below explains the two forms.
         value = check_sequence(value, field, min_length=0, max_length=64, expected="an Inception block",
-                               example=INCEPTION_EXAMPLE, item="number")
+                               example=INCEPTION_EXAMPLE, item="number", expected_zh="一个 Inception 块",
+                               item_zh="个数")
     if isinstance(value, (list, tuple)):
         # Either six plain numbers, or d2l's four items whose middle two are (reduction, width) pairs;
         # any other grouping would shift numbers into the wrong fields.
@@ -67,17 +71,21 @@ def parse_inception(value: Any, field: str) -> InceptionSpec:
             flat = list(value)
         if len(flat) != 6:
             raise SpecError(field, f"an Inception block is {INCEPTION_FORMS}, like {INCEPTION_EXAMPLE}; "
-                                   f"got {show(value)}")
+                                   f"got {show(value)}",
+                            f"Inception 块是{INCEPTION_FORMS_ZH}，例如 {INCEPTION_EXAMPLE}；"
+                            f"{got_zh(value)}")
         value = dict(zip(INCEPTION_FIELDS, flat))
-    data = check_keys(value, InceptionSpec, field, example=INCEPTION_EXAMPLE, what="Inception block")
+    data = check_keys(value, InceptionSpec, field, example=INCEPTION_EXAMPLE, what="Inception block",
+                      what_zh="Inception 块")
     missing = [name for name in INCEPTION_FIELDS if name not in data]
     if missing:
         raise SpecError(field, f"is missing {', '.join(missing)}; an Inception block needs all six of "
-                               f"{', '.join(INCEPTION_FIELDS)}")
+                               f"{', '.join(INCEPTION_FIELDS)}",
+                        f"缺少 {', '.join(missing)}；Inception 块需要全部六项：{', '.join(INCEPTION_FIELDS)}")
     try:
         return InceptionSpec(**data)
     except SpecError as exc:
-        raise SpecError(f"{field}.{exc.field}", exc.message) from None
+        raise SpecError(f"{field}.{exc.field}", exc.message, exc.message_zh) from None
 
 
 #: torchvision's (and the paper's) Inception table. Inception 4e is (256, 160, 320, 32, 128, 128).
@@ -114,22 +122,29 @@ class GoogLeNetSpec(ArchSpec):
     def _normalize(self) -> None:
         rows = check_sequence(self.inceptions, "inceptions", min_length=9, max_length=9,
                               expected="a list of nine Inception blocks", example=f"({INCEPTION_EXAMPLE}, ...)",
-                              item="block", item_hint=f"one per Inception block, {INCEPTION_NAMES[0]} to {INCEPTION_NAMES[-1]}")
+                              item="block", item_hint=f"one per Inception block, {INCEPTION_NAMES[0]} to {INCEPTION_NAMES[-1]}",
+                              expected_zh="由九个 Inception 块组成的列表", item_zh="个块",
+                              item_hint_zh=f"每个 Inception 块一个，从 {INCEPTION_NAMES[0]} 到 {INCEPTION_NAMES[-1]}")
         self._set("inceptions", tuple(parse_inception(row, f"inceptions.{name}")
                                       for name, row in zip(INCEPTION_NAMES, rows)))
         self._set("stem_channels", check_int_tuple(self.stem_channels, "stem_channels", min_length=3, max_length=3,
                                                    minimum=1, maximum=budget.MAX_CHANNELS, example="(64, 64, 192)",
-                                                   item_hint="the 7x7, 1x1 and 3x3 convs"))
+                                                   item_hint="the 7x7, 1x1 and 3x3 convs",
+                                                   item_hint_zh="依次是 7x7、1x1 和 3x3 卷积"))
         self._set("batch_norm", check_bool(self.batch_norm, "batch_norm"))
         self._set("aux_logits", check_bool(self.aux_logits, "aux_logits"))
         self._set("ch5x5_kernel", check_choice(self.ch5x5_kernel, "ch5x5_kernel", (3, 5),
-                                               hint="5 as the paper, 3 as torchvision"))
+                                               hint="5 as the paper, 3 as torchvision",
+                                               hint_zh="论文用 5，torchvision 用 3"))
         self._set("pool_mode", check_choice(self.pool_mode, "pool_mode", ("ceil", "pad"),
-                                            hint="ceil as torchvision, pad as d2l"))
+                                            hint="ceil as torchvision, pad as d2l",
+                                            hint_zh="torchvision 用 ceil，d2l 用 pad"))
         self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False,
-                                         hint="0.2 drops a fifth of the features while training"))
+                                         hint="0.2 drops a fifth of the features while training",
+                                         hint_zh="0.2 表示训练时丢弃五分之一的特征"))
         self._set("aux_dropout", check_float(self.aux_dropout, "aux_dropout", minimum=0.0, maximum=1.0,
-                                             include_maximum=False, hint="the paper uses 0.7"))
+                                             include_maximum=False, hint="the paper uses 0.7",
+                                             hint_zh="论文用 0.7"))
 
     def inception_in_channels(self) -> tuple[int, ...]:
         """Each block's input channels, derived from the block before it (or the stem)."""

@@ -8,7 +8,7 @@ from . import budget
 from .base import ArchSpec, check_keys
 from .budget import Planner
 from .errors import SpecError
-from .fields import check_float, check_int, check_int_tuple, check_sequence, show
+from .fields import check_float, check_int, check_int_tuple, check_sequence, got_zh, show
 
 NIN_BLOCK_FIELDS = ("out_channels", "kernel_size", "stride", "padding", "mlp_channels")
 #: What a user writes for one block and for the block list, in messages.
@@ -36,10 +36,12 @@ class NiNBlockSpec:
         most = self.kernel_size // 2
         set_(self, "padding", check_int(self.padding, "padding", minimum=0, maximum=most,
                                         hint=f"at most half the kernel size: {most} for kernel_size "
-                                             f"{self.kernel_size}"))
+                                             f"{self.kernel_size}",
+                                        hint_zh=f"最多为卷积核大小的一半：kernel_size 为 {self.kernel_size} 时最多为 "
+                                                f"{most}"))
         set_(self, "mlp_channels", check_int_tuple(self.mlp_channels, "mlp_channels", min_length=0, max_length=8,
                                                    minimum=1, maximum=budget.MAX_CHANNELS, example="(96, 96)",
-                                                   item="1x1 conv"))
+                                                   item="1x1 conv", item_zh="个 1x1 卷积"))
 
     @property
     def one_by_one_channels(self) -> tuple[int, ...]:
@@ -54,21 +56,25 @@ def parse_nin_block(value: Any, field: str) -> NiNBlockSpec:
     if isinstance(value, str):
         # Any length here: the check below explains what the entries are.
         value = check_sequence(value, field, min_length=0, max_length=64, expected=expected,
-                               example=NIN_BLOCK_EXAMPLE, item="number")
+                               example=NIN_BLOCK_EXAMPLE, item="number",
+                               expected_zh="一个 NiN 块 (out_channels, kernel_size, stride, padding)", item_zh="个数")
     if isinstance(value, (list, tuple)):
         if not 2 <= len(value) <= 5:
             raise SpecError(field, f"a NiN block is (out_channels, kernel_size, stride, padding), optionally "
-                                   f"followed by the 1x1 widths, like {NIN_BLOCK_EXAMPLE}; got {show(value)}")
+                                   f"followed by the 1x1 widths, like {NIN_BLOCK_EXAMPLE}; got {show(value)}",
+                            f"NiN 块是 (out_channels, kernel_size, stride, padding)，后面可以再跟上各个 1x1 卷积的宽度，"
+                            f"例如 {NIN_BLOCK_EXAMPLE}；{got_zh(value)}")
         value = dict(zip(NIN_BLOCK_FIELDS, value))
-    data = check_keys(value, NiNBlockSpec, field, example=NIN_BLOCK_EXAMPLE, what="NiN block")
+    data = check_keys(value, NiNBlockSpec, field, example=NIN_BLOCK_EXAMPLE, what="NiN block", what_zh="NiN 块")
     for required in ("out_channels", "kernel_size"):
         if required not in data:
             raise SpecError(field, f"is missing {required}; a NiN block needs at least out_channels and "
-                                   "kernel_size")
+                                   "kernel_size",
+                            f"缺少 {required}；NiN 块至少需要 out_channels 和 kernel_size")
     try:
         return NiNBlockSpec(**data)
     except SpecError as exc:
-        raise SpecError(f"{field}.{exc.field}", exc.message) from None
+        raise SpecError(f"{field}.{exc.field}", exc.message, exc.message_zh) from None
 
 
 @dataclass(frozen=True)
@@ -92,14 +98,18 @@ class NiNSpec(ArchSpec):
     def _normalize(self) -> None:
         rows = check_sequence(self.blocks, "blocks", min_length=1, max_length=budget.MAX_BLOCKS,
                               expected="a list of NiN blocks (out_channels, kernel_size, stride, padding)",
-                              example=NIN_BLOCKS_EXAMPLE, item="block")
+                              example=NIN_BLOCKS_EXAMPLE, item="block",
+                              expected_zh="由 NiN 块 (out_channels, kernel_size, stride, padding) 组成的列表",
+                              item_zh="个块")
         self._set("blocks", tuple(parse_nin_block(row, f"blocks[{index}]") for index, row in enumerate(rows)))
         self._set("pool_kernel", check_int(self.pool_kernel, "pool_kernel", minimum=1, maximum=budget.MAX_KERNEL,
-                                           hint="the max-pool window after each block; d2l uses 3"))
+                                           hint="the max-pool window after each block; d2l uses 3",
+                                           hint_zh="每个块之后最大池化的窗口大小；d2l 用 3"))
         self._set("pool_stride", check_int(self.pool_stride, "pool_stride", minimum=1, maximum=budget.MAX_KERNEL,
-                                           hint="d2l uses 2"))
+                                           hint="d2l uses 2", hint_zh="d2l 用 2"))
         self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False,
-                                         hint="0.5 drops half the activations while training"))
+                                         hint="0.5 drops half the activations while training",
+                                         hint_zh="0.5 表示训练时丢弃一半的激活值"))
         self._set("head_kernel_size", check_int(self.head_kernel_size, "head_kernel_size", minimum=1,
                                                 maximum=budget.MAX_KERNEL))
 

@@ -56,17 +56,18 @@ def parse_stage(value: Any, field: str, index: int) -> StageSpec:
     if isinstance(value, (list, tuple)):
         if len(value) not in (2, 3) or any(isinstance(item, (list, tuple, dict)) for item in value):
             raise SpecError(field, "expected (blocks, channels) or (blocks, channels, stride), "
-                                   f"got {describe(value)}")
+                                   f"got {describe(value)}",
+                            f"应为 (blocks, channels) 或 (blocks, channels, stride)，收到的是 {describe(value)}")
         value = dict(zip(STAGE_FIELDS, value))
     data = dict(check_keys(value, StageSpec, field))
     missing = [name for name in STAGE_FIELDS[:2] if name not in data]
     if missing:
-        raise SpecError(field, f"missing {', '.join(missing)}")
+        raise SpecError(field, f"missing {', '.join(missing)}", f"缺少 {', '.join(missing)}")
     data.setdefault("stride", default_stride(index))
     try:
         return StageSpec(**data)
     except SpecError as exc:
-        raise SpecError(f"{field}.{exc.field}", exc.message) from None
+        raise SpecError(f"{field}.{exc.field}", exc.message, exc.message_zh) from None
 
 
 def parse_stages(value: Any, field: str = "stages") -> tuple[StageSpec, ...]:
@@ -113,7 +114,9 @@ class ResNetSpec(ArchSpec):
         for index, stage in enumerate(self.stages):
             if stage.channels * self.expansion > budget.MAX_CHANNELS:
                 raise SpecError(f"stages[{index}].channels", f"{stage.channels} x {self.expansion} (bottleneck "
-                                f"expansion) is over the limit of {budget.MAX_CHANNELS} channels")
+                                f"expansion) is over the limit of {budget.MAX_CHANNELS} channels",
+                                f"{stage.channels} x {self.expansion}（bottleneck 的扩展倍数）超过了通道数上限 "
+                                f"{budget.MAX_CHANNELS}")
 
     @property
     def expansion(self) -> int:

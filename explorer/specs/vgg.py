@@ -9,7 +9,7 @@ from .base import ArchSpec
 from .budget import Planner
 from .errors import SpecError
 from .fields import (check_bool, check_float, check_int, check_int_tuple, check_optional_int,
-                     check_sequence, plural, show)
+                     check_sequence, got_zh, plural, show)
 
 ConvArch = tuple[tuple[int, int], ...]
 
@@ -22,17 +22,19 @@ def parse_conv_arch(value: Any, field: str = "conv_arch") -> ConvArch:
     """Check d2l's ``((num_convs, out_channels), ...)``, given as a list or as the text a user types."""
     blocks = check_sequence(value, field, min_length=1, max_length=budget.MAX_BLOCKS,
                             expected="a list of (num_convs, out_channels) pairs", example=CONV_ARCH_EXAMPLE,
-                            item="block")
+                            item="block", expected_zh="由 (num_convs, out_channels) 数对组成的列表",
+                            item_zh="个块")
     parsed = []
     for index, block in enumerate(blocks):
         place = f"{field}[{index}]"
         if not isinstance(block, (list, tuple)) or len(block) != 2:
             raise SpecError(place, "each block is a pair (num_convs, out_channels) like (2, 256), "
-                                   f"got {show(block)}")
+                                   f"got {show(block)}",
+                            f"每个块是一对数 (num_convs, out_channels)，例如 (2, 256)，{got_zh(block)}")
         num_convs = check_int(block[0], place, minimum=1, maximum=budget.MAX_CONVS_PER_BLOCK,
-                              name="num_convs (the first number)")
+                              name="num_convs (the first number)", name_zh="num_convs（第一个数）")
         out_channels = check_int(block[1], place, minimum=1, maximum=budget.MAX_CHANNELS,
-                                 name="out_channels (the second number)")
+                                 name="out_channels (the second number)", name_zh="out_channels（第二个数）")
         parsed.append((num_convs, out_channels))
     return tuple(parsed)
 
@@ -69,20 +71,25 @@ class VGGSpec(ArchSpec):
         self._set("conv_arch", parse_conv_arch(self.conv_arch))
         self._set("hidden_sizes", check_int_tuple(self.hidden_sizes, "hidden_sizes", min_length=0, max_length=8,
                                                   minimum=1, maximum=budget.MAX_HIDDEN, example="(4096, 4096)",
-                                                  item="hidden layer"))
+                                                  item="hidden layer", item_zh="个隐藏层"))
         self._set("dropout", check_float(self.dropout, "dropout", minimum=0.0, maximum=1.0, include_maximum=False,
-                                         hint="0.5 drops half the activations while training"))
+                                         hint="0.5 drops half the activations while training",
+                                         hint_zh="0.5 表示训练时丢弃一半的激活值"))
         self._set("batch_norm", check_bool(self.batch_norm, "batch_norm"))
         self._set("ratio", check_int(self.ratio, "ratio", minimum=1, maximum=1024,
-                                     hint="1 keeps the widths, 4 divides them by 4"))
+                                     hint="1 keeps the widths, 4 divides them by 4",
+                                     hint_zh="1 保持宽度不变，4 把宽度除以 4"))
         self._set("avgpool_size", check_optional_int(self.avgpool_size, "avgpool_size", minimum=1, maximum=64,
-                                                     hint="7 as torchvision, or none to flatten as d2l does"))
+                                                     hint="7 as torchvision, or none to flatten as d2l does",
+                                                     hint_zh="torchvision 用 7；填 none 则像 d2l 那样直接展平"))
         self._set("fc_as_conv", check_bool(self.fc_as_conv, "fc_as_conv"))
         for index, (_, channels) in enumerate(self.conv_arch):
             if channels // self.ratio < 1:
                 raise SpecError(f"conv_arch[{index}]", f"{plural(channels, 'channel')} divided by the width ratio "
                                                        f"{self.ratio} leaves none; use a ratio of at most "
-                                                       f"{channels} or a wider block")
+                                                       f"{channels} or a wider block",
+                               f"{plural(channels, 'channel').split(' ')[0]} 个通道除以宽度比例 {self.ratio} 后一个也不剩；"
+                               f"请把比例设为不超过 {channels}，或加宽这个块")
 
     @property
     def block_channels(self) -> tuple[int, ...]:
@@ -133,11 +140,13 @@ class VGGSpec(ArchSpec):
         for index, width in enumerate(widths):
             planner.linear(f"classifier fc{index + 1}", width)
 
-    def _too_small_for(self) -> str:
+    def _too_small_for(self) -> tuple[str, str]:
         if self.fc_as_conv:
             return super()._too_small_for()
         blocks = len(self.conv_arch)
         if 2 ** blocks > budget.MAX_INPUT_SIZE:  # no allowed input size is large enough
-            return (f"{blocks} VGG blocks at any allowed input size; use at most "
-                    f"{budget.MAX_INPUT_SIZE.bit_length() - 1} blocks")
-        return f"{blocks} VGG blocks; use >= {2 ** blocks} or fewer blocks"
+            most = budget.MAX_INPUT_SIZE.bit_length() - 1
+            return (f"{blocks} VGG blocks at any allowed input size; use at most {most} blocks",
+                    f"对 {blocks} 个 VGG 块来说太小，而且任何允许的输入尺寸都不够；最多使用 {most} 个块")
+        return (f"{blocks} VGG blocks; use >= {2 ** blocks} or fewer blocks",
+                f"对 {blocks} 个 VGG 块来说太小；请使用 >= {2 ** blocks} 的输入尺寸或减少块数")

@@ -16,10 +16,15 @@ from ..specs.fields import describe, parse_literal
 MAX_TABLE_ROWS = 64
 
 
+def empty(field: str) -> SpecError:
+    """The error for a widget left blank."""
+    return SpecError(field, "is empty", "是空的")
+
+
 def widget_int(value: Any, field: str) -> Any:
     """A number widget's value as an int when it is integral; anything else is left for the spec to refuse."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise SpecError(field, "is empty")
+        raise empty(field)
     if isinstance(value, str):
         value = parse_literal(value, field)
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
@@ -29,7 +34,7 @@ def widget_int(value: Any, field: str) -> Any:
 
 def widget_float(value: Any, field: str) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise SpecError(field, "is empty")
+        raise empty(field)
     if isinstance(value, str):
         value = parse_literal(value, field)
     return value
@@ -45,13 +50,14 @@ def int_list_text(value: Any, field: str, *, allow_empty: bool = False) -> list[
     if value is None or (isinstance(value, str) and not value.strip()):
         if allow_empty:
             return []
-        raise SpecError(field, "is empty")
+        raise empty(field)
     text = str(value).strip()
     parsed = parse_literal(text if text[0] in "([" else f"({text},)", field)
     if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
         parsed = [parsed]
     if not isinstance(parsed, (list, tuple)):
-        raise SpecError(field, f"expected numbers separated by commas, got {describe(text)}")
+        raise SpecError(field, f"expected numbers separated by commas, got {describe(text)}",
+                        f"应为用逗号分隔的数，收到的是 {describe(text)}")
     return [widget_int(item, f"{field}[{index}]") for index, item in enumerate(parsed)]
 
 
@@ -81,13 +87,15 @@ def table_rows(table: Any, field: str) -> list[list[Any]]:
     elif isinstance(table, Mapping):
         table = table.get("data", [])
     if not isinstance(table, (list, tuple)):
-        raise SpecError(field, f"expected a table, got {describe(table)}")
+        raise SpecError(field, f"expected a table, got {describe(table)}", f"应为一个表格，收到的是 {describe(table)}")
     if len(table) > MAX_TABLE_ROWS:
-        raise SpecError(field, f"has {len(table)} rows, at most {MAX_TABLE_ROWS}")
+        raise SpecError(field, f"has {len(table)} rows, at most {MAX_TABLE_ROWS}",
+                        f"有 {len(table)} 行，最多 {MAX_TABLE_ROWS} 行")
     rows = []
     for row in table:
         if not isinstance(row, (list, tuple)):
-            raise SpecError(field, f"expected table rows, got {describe(row)}")
+            raise SpecError(field, f"expected table rows, got {describe(row)}",
+                            f"应为表格的行，收到的是 {describe(row)}")
         rows.append(list(row))
     return rows
 
@@ -114,7 +122,8 @@ def spec_from_values(family: Any, values: Mapping[str, Any]) -> Spec:
     from .editors.base import COMMON_FIELDS
 
     if not isinstance(family, str) or family not in FAMILIES:
-        raise SpecError("family", f"must be one of {', '.join(FAMILIES)}, got {describe(family)}")
+        raise SpecError("family", f"must be one of {', '.join(FAMILIES)}, got {describe(family)}",
+                        f"必须是 {', '.join(FAMILIES)} 之一，收到的是 {describe(family)}")
     data: dict[str, Any] = {}
     for f in COMMON_FIELDS:
         data.update(f.spec_items(values.get(f.name)))

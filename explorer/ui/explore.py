@@ -143,12 +143,20 @@ def _render_key(token: str, batch_size: int, chart: str, log_scale: bool, pinned
     return f"{token}|{batch_size}|{chart}|{log_scale}|{pinned_token}"
 
 
-def error_updates(panel: ExplorePanel, exc: SpecError) -> dict:
-    """Show the message next to the editor; every result (and the last valid spec) stays as it is."""
-    place = f"**{exc.field}**: " if exc.field else ""
+def error_updates(panel: ExplorePanel, exc: SpecError, *, chinese: bool = False) -> dict:
+    """Show the message next to the editor (in Chinese when ``chinese`` and the error has a Chinese message);
+    every result (and the last valid spec) stays as it is."""
+    zh = chinese and bool(getattr(exc, "message_zh", ""))
+    place = f"**{exc.field}**{'：' if zh else ': '}" if exc.field else ""
     updates = {component: gr.skip() for component in panel.result_outputs()}
-    updates[panel.error] = gr.update(value=f"{place}{_escape_md(exc.message)}", visible=True)
+    message = exc.message_zh if zh else exc.message
+    updates[panel.error] = gr.update(value=f"{place}{_escape_md(message)}", visible=True)
     return updates
+
+
+def _error_text(exc: Exception, *, chinese: bool = False) -> str:
+    """An error's text for the page: a SpecError's Chinese text when asked for, anything else as it is."""
+    return exc.text(chinese) if isinstance(exc, SpecError) else str(exc)
 
 
 def _escape_md(text: str) -> str:
@@ -198,7 +206,7 @@ def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, 
     try:
         spec = spec_from_values(draft.get("family", ""), draft)
     except SpecError as exc:
-        return error_updates(panel, exc)
+        return error_updates(panel, exc, chinese=chinese)
     if _render_key(encode_spec(spec), batch, chart, log_scale, pinned) == rendered:
         updates = {component: gr.skip() for component in panel.result_outputs()}
         updates[panel.error] = gr.update(value="", visible=False)
@@ -374,14 +382,15 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
         try:
             preset = get_preset(name)
         except SpecError as exc:
-            return error_updates(panel, exc)
+            return error_updates(panel, exc, chinese=_chinese(request))
         return show_spec(panel, preset.spec, preset=preset.name, batch_size=clamp_batch(batch_size), chart=chart,
                          log_scale=log_scale, pinned=pinned, chinese=_chinese(request))
 
     def on_family(family: str, batch_size: Any, chart: str, log_scale: bool, pinned: Spec | None,
                   request: gr.Request = None) -> dict:
         if not isinstance(family, str) or family not in FAMILIES:
-            return error_updates(panel, SpecError("family", f"unknown family {family!r}"))
+            return error_updates(panel, SpecError("family", f"unknown family {family!r}",
+                                                  f"未知的网络家族 {family!r}"), chinese=_chinese(request))
         return on_preset(family_of(family).default_preset, batch_size, chart, log_scale, pinned, request)
 
     preset_inputs = [panel.preset, panel.batch_size, panel.chart_choice, panel.log_scale, panel.pinned_spec]
@@ -418,8 +427,9 @@ def export_file_for(kind_label: str, current: Spec | None, request: gr.Request =
     is 64 random hex digits. Refused (gr.Error, before anything is written) when the network is invalid, an ONNX
     file would exceed the server's size limit, the client exports too fast, or the disk cap would be passed.
     """
+    chinese = _chinese(request)
     if not current:
-        raise gr.Error("There is no valid network to export yet.")
+        raise gr.Error("还没有可导出的有效网络。" if chinese else "There is no valid network to export yet.")
     from ..export import estimate_export_bytes, write_export  # imported lazily: ONNX machinery is heavy
     from ..server import LimitExceeded
 
@@ -431,28 +441,32 @@ def export_file_for(kind_label: str, current: Spec | None, request: gr.Request =
         estimate = estimate_export_bytes(spec, kind)
         refusal = export_size_refusal(kind, estimate, state.settings.max_onnx_bytes)
         if refusal:
-            raise LimitExceeded(refusal)
+            raise limits.limit_exceeded(refusal, export_size_refusal(kind, estimate, state.settings.max_onnx_bytes,
+                                                                     chinese=True))
         folder = state.disk.new_folder("exports")
     except LimitExceeded as exc:
-        raise limits.refusal(exc) from None
+        raise limits.refusal(exc, chinese=chinese) from None
     except (ValueError, RuntimeError) as exc:  # SpecError, a model too large for ONNX
-        raise gr.Error(f"Export failed: {exc}") from None
+        raise gr.Error(f"{'导出失败：' if chinese else 'Export failed: '}{_error_text(exc, chinese=chinese)}") from None
     written = False
     try:
         reserve = int(estimate * 1.1) + 10_000 if kind == "onnx" else estimate + 10_000
         with state.disk.reserve(reserve, folder):
             wait = state.exports.acquire(*client.keys())
             if wait > 0:
-                raise LimitExceeded(f"Too many exports from {client.address}: at most {state.settings.export_burst} "
-                                    f"in a row, then one every {state.settings.export_every_seconds:g} s. Try again in "
-                                    f"{max(wait, 1):.0f} s.")
+                burst, every = state.settings.export_burst, state.settings.export_every_seconds
+                raise limits.limit_exceeded(
+                    f"Too many exports from {client.address}: at most {burst} in a row, then one every {every:g} s. "
+                    f"Try again in {max(wait, 1):.0f} s.",
+                    f"来自 {client.address} 的导出太频繁：最多连续导出 {burst} 次，之后每 {every:g} 秒一次。"
+                    f"请 {max(wait, 1):.0f} 秒后再试。")
             path = write_export(spec, kind, folder)
             written = True
             return str(path)
     except LimitExceeded as exc:
-        raise limits.refusal(exc) from None
+        raise limits.refusal(exc, chinese=chinese) from None
     except (ValueError, RuntimeError) as exc:  # an exporter failure
-        raise gr.Error(f"Export failed: {exc}") from None
+        raise gr.Error(f"{'导出失败：' if chinese else 'Export failed: '}{_error_text(exc, chinese=chinese)}") from None
     finally:
         if not written:
             state.disk.remove(folder)
@@ -484,9 +498,9 @@ def export_info_markdown(current: Spec | None, kind_label: str, *, chinese: bool
     try:
         spec = parse_spec(current)
         estimate = estimate_export_bytes(spec, kind)
-        notes = export_notes(spec, kind)
+        notes = export_notes(spec, kind, zh=chinese)
     except (ValueError, RuntimeError) as exc:
-        return f"{'无法导出：' if chinese else 'Cannot export: '}{_escape_md(str(exc))}"
+        return f"{'无法导出：' if chinese else 'Cannot export: '}{_escape_md(_error_text(exc, chinese=chinese))}"
     lines = [f"约 **{format_bytes(estimate)}**。" if chinese else f"About **{format_bytes(estimate)}**."]
     refusal = export_size_refusal(kind, estimate, limits.server().settings.max_onnx_bytes, chinese=chinese)
     if refusal:
@@ -525,7 +539,7 @@ def restore_from_query(panel: ExplorePanel, query: dict[str, str], *, chinese: b
             preset = get_preset(preset_name)
             spec = preset.spec
     except SpecError as exc:
-        notice = (f"无法恢复分享的链接（{_escape_md(str(exc))}）；显示 {DEFAULT_PRESET}。" if chinese else
+        notice = (f"无法恢复分享的链接（{_escape_md(exc.text(True))}）；显示 {DEFAULT_PRESET}。" if chinese else
                   f"The shared link could not be restored ({_escape_md(str(exc))}); showing {DEFAULT_PRESET}.")
     if spec is None:
         if not notice:

@@ -13,7 +13,8 @@ CONV1 = "conv1 (kernel, stride, padding)"
 def _conv1(value: Any, field: str) -> list[Any]:
     numbers = int_list_text(value, field)
     if len(numbers) != 3:
-        raise SpecError(field, f"expected three numbers (kernel, stride, padding), got {len(numbers)}")
+        raise SpecError(field, f"expected three numbers (kernel, stride, padding), got {len(numbers)}",
+                        f"应为三个数（卷积核大小、步幅、填充），收到 {len(numbers)} 个")
     return numbers
 
 

@@ -127,7 +127,8 @@ class Field:
         if not self.into:
             return {self.name: parsed}
         if not isinstance(parsed, (list, tuple)) or len(parsed) != len(self.into):
-            raise SpecError(self.name, f"expected {len(self.into)} values ({', '.join(self.into)})")
+            raise SpecError(self.name, f"expected {len(self.into)} values ({', '.join(self.into)})",
+                            f"应为 {len(self.into)} 个值（{', '.join(self.into)}）")
         return dict(zip(self.into, parsed))
 
 

@@ -27,10 +27,11 @@ def parse_inceptions(table: Any, field: str) -> list[dict[str, Any]]:
         block = {}
         for column, cell in zip(INCEPTION_FIELDS, cells):
             if cell_blank(cell):
-                raise SpecError(f"{field}.{name}.{column}", "is empty")
+                raise SpecError(f"{field}.{name}.{column}", "is empty", "是空的")
             block[column] = widget_int(cell, f"{field}.{name}.{column}")
         if len(block) != len(INCEPTION_FIELDS):
-            raise SpecError(f"{field}.{name}", f"needs the six columns {', '.join(INCEPTION_FIELDS)}")
+            raise SpecError(f"{field}.{name}", f"needs the six columns {', '.join(INCEPTION_FIELDS)}",
+                            f"需要六列：{', '.join(INCEPTION_FIELDS)}")
         inceptions.append(block)
     return inceptions
 

@@ -27,7 +27,7 @@ def parse_blocks(table: Any, field: str) -> list[dict[str, Any]]:
             if column == "mlp_channels":
                 block[column] = optional_int_list_text(cell, name)
             elif cell_blank(cell):
-                raise SpecError(name, "is empty")
+                raise SpecError(name, "is empty", "是空的")
             else:
                 block[column] = widget_int(cell, name)
         blocks.append(block)

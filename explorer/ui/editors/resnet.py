@@ -37,10 +37,11 @@ def parse_stages_table(table: Any, field: str) -> list[dict[str, Any]]:
             if cell_blank(cell):
                 if column == "stride":
                     continue
-                raise SpecError(f"{place}.{column}", "is empty")
+                raise SpecError(f"{place}.{column}", "is empty", "是空的")
             stage[column] = widget_int(cell, f"{place}.{column}")
         if "channels" not in stage:
-            raise SpecError(place, "needs the columns blocks, channels (and optionally stride)")
+            raise SpecError(place, "needs the columns blocks, channels (and optionally stride)",
+                            "需要 blocks 和 channels 两列（stride 列可有可无）")
         stages.append(stage)
     return stages
 

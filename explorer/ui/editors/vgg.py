@@ -11,7 +11,8 @@ from .base import (Editor, Field, Widget, list_text, optional_int_list_text, opt
 def _conv_arch(value: Any, field: str) -> Any:
     """The text as typed: the spec parses it (and names the bad pair)."""
     if value is None or not str(value).strip():
-        raise SpecError(field, "is empty; try ((1, 64), (1, 128), (2, 256))")
+        raise SpecError(field, "is empty; try ((1, 64), (1, 128), (2, 256))",
+                        "是空的；可以试试 ((1, 64), (1, 128), (2, 256))")
     return value
 
 
