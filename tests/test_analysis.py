@@ -3,16 +3,20 @@ textbook receptive-field recurrence."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pytest
 import torch
 import torchvision
 from torchinfo import summary
 
-from explorer import analyze
+from explorer import analyze, build_model
 from explorer.analysis import clear_cache
+from explorer.models import GoogLeNet
 from explorer.presets import load_preset, preset_names
 from explorer.specs import NiNSpec, SpecError, VGGSpec
+from explorer.specs.resnet import ResNetSpec
+from tests.test_blocks import GENERATED
 
 # REFERENCE.md: torchvision.models at 3x224x224 (params, GMACs as torchvision's "GFLOPS").
 REFERENCE = {
@@ -72,6 +76,112 @@ def test_googlenet_aux_heads_are_counted_but_not_the_output() -> None:
     assert {entry.block for entry in aux_layers} == {"aux1", "aux2"}
     assert sum(entry.params for entry in aux_layers) == aux.total_params - plain.total_params
     assert aux.output_shape == plain.output_shape == (1000,)
+
+
+# --- torchinfo, the oracle for every layer ---------------------------------------------------------------------------
+#: ~30 generated specs of every family but ResNet (tests/test_blocks.py's), and ResNets of both blocks and styles.
+ORACLE_SPECS = GENERATED[::8] + [
+    ResNetSpec(input_size=64, block="bottleneck", stages=((1, 16), (2, 32))),
+    ResNetSpec(input_size=57, style="d2l", batch_norm=False, stages=((2, 8), (1, 16, 1), (1, 32, 3))),
+]
+
+
+def torchinfo_rows(spec) -> tuple[list[tuple], int, int]:  # noqa: ANN001
+    """(name, output shape, params, MACs) of every executed leaf in torchinfo's order, and its two totals, from
+    ``torchinfo.summary`` on the meta model analyze() measures (eval mode; GoogLeNet's aux heads run)."""
+    model = build_model(spec, device="meta")
+    if isinstance(model, GoogLeNet):
+        model.run_aux_in_eval = True
+    names = {module: name for name, module in model.named_modules()}
+    stats = summary(model, input_size=(1, spec.in_channels, spec.input_size, spec.input_size), device="meta",
+                    mode="eval", verbose=0, col_names=("output_size", "num_params", "mult_adds"))
+    rows = [(names[info.module], tuple(info.output_size[1:]), info.num_params, info.macs)
+            for info in stats.summary_list if info.is_leaf_layer and info.executed]
+    return rows, stats.total_params, stats.total_mult_adds
+
+
+@pytest.mark.parametrize("spec", [load_preset(name) for name in preset_names()] + ORACLE_SPECS,
+                         ids=preset_names() + [f"generated{index}" for index in range(len(ORACLE_SPECS))])
+def test_every_layer_equals_torchinfo(spec) -> None:  # noqa: ANN001
+    """analyze() counts with its own hook what torchinfo.summary counted: the same leaves in the same (execution)
+    order, each with the same output shape, parameters and multiply-adds, and the same totals."""
+    clear_cache()
+    analysis = analyze(spec)
+    rows, total_params, total_macs = torchinfo_rows(spec)
+    leaves = [(layer.name, layer.output_shape, layer.params, layer.macs) for layer in analysis.layers
+              if layer.kind not in ("concat", "add")]  # the merge rows are the block record's, not modules
+    assert leaves == rows
+    assert (analysis.total_params, analysis.total_macs) == (total_params, total_macs)
+
+
+def test_shape_only_forwards_equal_the_real_layers_on_meta() -> None:
+    """The analysed copy's conv and pool layers compute their output shape from their arguments: the same shape
+    as the real layer for every small geometry (ceil mode's last-window rule included), and an error where it
+    refuses."""
+    from explorer.analysis import _SHAPE_ONLY
+
+    def outcome(forward, x):  # noqa: ANN001, ANN202
+        try:
+            return tuple(forward(x).shape)
+        except (RuntimeError, ValueError):
+            return "refused"
+
+    checked = 0
+    with torch.device("meta"):
+        layers = [torch.nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil, dilation=dilation)
+                  for kernel in (1, 2, 3, 4) for stride in (1, 2, 3, 4) for dilation in (1, 2)
+                  for padding in range(kernel + 1) for ceil in (False, True)]
+        layers += [torch.nn.Conv2d(4, 6, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups)
+                   for kernel in (1, 2, 3, 5) for stride in (1, 2, 3) for padding in (0, 1, 2, "valid")
+                   for dilation in (1, 2) for groups in (1, 2)]
+        layers += [torch.nn.Conv2d(4, 4, 3, padding="same", dilation=2), torch.nn.AdaptiveAvgPool2d((4, None)),
+                   torch.nn.AdaptiveAvgPool2d(1), torch.nn.AdaptiveAvgPool2d((2, 3)), torch.nn.BatchNorm2d(4),
+                   torch.nn.LocalResponseNorm(2), torch.nn.Linear(7, 3)]
+    for module in layers:
+        for size in range(1, 10):
+            for x in (torch.empty(2, 4, size, size + 1, device="meta"), torch.empty(4, size, 7, device="meta"),
+                      torch.empty(2, 3, size, size, device="meta")):
+                expected = outcome(module, x)
+                assert outcome(partial(_SHAPE_ONLY[type(module)], module), x) == expected, (module, tuple(x.shape))
+                checked += expected != "refused"
+    assert checked > 1000
+
+
+def test_initialisation_is_skipped_only_for_the_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """analyze() builds its meta model without running the initialisers; a model built for training, before,
+    after, or meanwhile in another thread, is initialised as ever."""
+    import threading
+
+    from explorer.analysis import _initialisation_skipped
+
+    spec = VGGSpec(conv_arch=((1, 8), (1, 8)), input_size=32, hidden_sizes=(16,), batch_norm=True)
+    initialised = []
+    kaiming = torch.nn.init.kaiming_uniform_
+    monkeypatch.setattr(torch.nn.init, "kaiming_uniform_", lambda tensor, *args, **kwargs: (
+        initialised.append(tensor.shape) or kaiming(tensor, *args, **kwargs)))
+
+    def build_for_training() -> torch.nn.Module:
+        initialised.clear()
+        model = build_model(spec)
+        assert len(initialised) == 4  # the weights of two convolutions and two linear layers
+        batch_norm = next(module for module in model.modules() if isinstance(module, torch.nn.BatchNorm2d))
+        assert bool((batch_norm.weight == 1).all()) and bool((batch_norm.running_var == 1).all())
+        return model
+
+    build_for_training()
+    clear_cache()
+    initialised.clear()
+    analyze(spec)
+    assert initialised == []
+    build_for_training()
+    with _initialisation_skipped():
+        other = threading.Thread(target=build_for_training)
+        other.start()
+        other.join()
+        initialised.clear()
+        build_model(spec, device="meta")
+        assert initialised == []
+    build_for_training()
 
 
 # --- shapes ------------------------------------------------------------------------------------------------------
