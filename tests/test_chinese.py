@@ -1,7 +1,7 @@
 """The Chinese page: every label wrapped in tr() has a translation, and a zh-CN browser sees no stray English.
 
 The browser test visits every tab (and every family on Explore, every lesson) and fails on any visible line with
-an English word that is neither an identifier (:data:`ALLOWED_WORDS`, layer names, numbers with units) nor listed
+an English word that is neither an identifier (``tests.chinese_text.ALLOWED_WORDS``, layer names, numbers with units) nor listed
 in :data:`KNOWN_ENGLISH`: text computed by modules other helpers are still translating. Shrink that list as they
 are translated; a new English string makes the test fail.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
+
+from tests.chinese_text import english_lines
 
 #: Texts wrapped in tr() that need no translation: identifiers, formats, units.
 IDENTIFIER_ONLY = re.compile(r"^[\w\s.,:;()\[\]/+\-=<>·αβ→%]*$")
@@ -58,7 +60,7 @@ def test_lessons_have_chinese_text():
         questions = lesson.questions(spec, analysis, zh=True)
         text = (lesson.render(spec, analysis, questions=questions, translate=chinese_label, zh=True)
                 + lesson.walkthrough_in(chinese_label, zh=True) + answers_markdown(questions, zh=True))
-        english = [line for line in _english_lines(text.replace("**", " "))]
+        english = [line for line in english_lines(text.replace("**", " "))]
         assert not english, (lesson.id, english)
 
 
@@ -72,57 +74,20 @@ def test_presets_have_chinese_descriptions():
 
 
 # --- the browser ---------------------------------------------------------------------------------------------------
-#: Words a Chinese page may show as they are: family and layer names, libraries, units, formats, datasets.
-ALLOWED_WORDS = {
-    "VGG", "GoogLeNet", "NiN", "AlexNet", "ResNet", "Inception", "API", "GPU", "GPUs", "CPU", "RAM", "ONNX",
-    "PyTorch", "JSON", "NVML", "MACs", "MAC", "px", "fp32", "bf16", "Adam", "SGD", "ReLU", "BN", "LRN", "RF",
-    "Grad", "CAM", "d2l", "torchvision", "Gradio", "KiB", "MiB", "GiB", "kB", "MB", "GB", "ceil", "pad", "basic",
-    "bottleneck", "auto", "nvidia", "smi", "CSV", "TSV", "PNG", "JPEG", "jpeg", "png", "pt", "py", "txt", "json",
-    "zip", "onnx", "Fashion", "MNIST", "CIFAR", "shapes", "mlpconv", "GFLOPS", "top", "dropout", "Dropout",
-    "stem", "flatten", "jump", "head", "features", "in", "out", "lr", "ms", "s", "x", "n", "k", "a", "b", "C",
-    "F", "I", "y", "v1", "proj", "red", "relu", "shortcut", "block", "stage", "size", "stride", "groups", "ratio", "kxk", "googlenet",
-    "alexnet", "resnet", "vgg", "nin", "on", "off",
-}
-#: A line made of identifiers only: layer names (``features.block1.conv1``), table headers and cells.
-IDENTIFIER_LINE = re.compile(r"^[\w.\-+→×·,:;()\[\]/=%≈ ]*$")
-#: Visible English that other helpers' modules produce, to be translated there (prefixes of the lines).
+#: Visible English the Chinese page shows on purpose (prefixes of the lines): code, and names a program prints.
 KNOWN_ENGLISH = (
-    # explorer/ui/app.py: the title and API_HELP (plain gr.Markdown, not tr())
+    # explorer/ui/app.py API_HELP_ZH: the gradio_client example is Python code
     "from gradio_client import", "client = Client", "result = client.predict", "print(", "spec = '",
     # explorer/ui/gpu_panel.py: "What do these columns mean?" (nvidia-smi's column names, as it prints them)
     "Name: ", "Fan: ", "Temp: ", "Perf: ", "Persistence-M", "Pwr:", "Bus-Id", "Disp.A",
     "Memory-Usage", "GPU-Util", "Mem-Util", "Uncorr. ECC", "Compute M.", "Processes: ",
 )
 #: Text the block diagram shows once a family's network is rendered.
-DIAGRAM_MARK = {"GoogLeNet": "inception 3a", "NiN": "nin 1", "AlexNet": "conv 1", "ResNet": "layer1.0", "VGG": "block 5"}
-#: Known English lines whose start varies with the numbers (other helpers' modules, as above).
-KNOWN_ENGLISH_PATTERNS = (
-    re.compile(r"^\d+\t"),  # explorer/teaching/resnet.py explain(): the per-stage table's rows
-    re.compile(r"^\d+ plain 3x3 convs"),  # explorer/teaching/googlenet.py explain()
-)
-#: A word; tokens with a digit, an underscore or a dot (vgg16, conv_arch, head.avgpool, C_in) are identifiers.
-WORD = re.compile(r"[A-Za-z][\w.']*")
-
-
-def _english_lines(text: str) -> list[str]:
-    """Lines of ``text`` with an English word that is not an allowed identifier."""
-    found = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or IDENTIFIER_LINE.match(line) and not re.search(r"[a-z]{3,} [a-z]{3,}", line):
-            continue
-        code_free = re.sub(r"`[^`]*`", " ", line)
-        # Words of one or two letters are symbols and units (A, n, k, G in 15.48G, 4c); English prose has longer ones.
-        words = [word for word in WORD.findall(code_free) if word.strip(".") not in ALLOWED_WORDS and len(word) > 2
-                 and not re.search(r"[\d_]|\w\.\w", word)
-                 and not re.fullmatch(r"(conv|fc|mlp|bn|pool|layer|block|inception|nin|branch|ch)\w*", word)]
-        if words:
-            found.append(line)
-    return found
-
-
+DIAGRAM_MARK = {"GoogLeNet": "inception 3a", "NiN": "nin 1", "AlexNet": "conv 1", "ResNet": "layer1.0", "VGG": "块 5"}
+#: Known English lines whose start varies with the numbers (none left: add a pattern only with its reason).
+KNOWN_ENGLISH_PATTERNS: tuple[re.Pattern[str], ...] = ()
 def _unexpected(text: str) -> list[str]:
-    return [line for line in _english_lines(text) if not line.startswith(KNOWN_ENGLISH)
+    return [line for line in english_lines(text) if not line.startswith(KNOWN_ENGLISH)
             and not any(pattern.match(line) for pattern in KNOWN_ENGLISH_PATTERNS)]
 
 

@@ -167,9 +167,9 @@ def test_build_gpu_panel_wires_a_cheap_timer() -> None:
 
 def _has_english(text: str) -> list[str]:
     """English words in ``text`` other than identifiers (nvidia-smi's column names, units, GPU/CPU/RAM)."""
-    from tests.test_chinese import _english_lines
+    from tests.chinese_text import english_lines
 
-    return _english_lines(text)
+    return english_lines(text)
 
 
 def _numbers(text: str) -> list[str]:

@@ -226,18 +226,18 @@ def test_train_tab_checkpoint_is_required() -> None:
 def test_chinese_text_has_the_same_numbers_and_no_english(vgg_path: str) -> None:
     import re
 
-    from tests.test_chinese import _english_lines
+    from tests.chinese_text import english_lines
 
     def english(text: str) -> list[str]:
         visible = re.sub(r"<[^>]+>", "\n", re.sub(r"`[^`]*`", " ", text)).replace("**", " ")
-        return _english_lines(visible)
+        return english_lines(visible)
 
     def numbers(text: str) -> list[str]:
         return re.findall(r"\d+(?:[.,]\d+)*", re.sub(r"`[^`]*`", " ", text))
 
     en, zh = network_view(vgg_path), network_view(vgg_path, zh=True)
     # Class names, block names and the timing steps' names come from the data and the network: identifiers here.
-    from tests.test_chinese import ALLOWED_WORDS
+    from tests.chinese_text import ALLOWED_WORDS
 
     classes = set(re.findall(r"[A-Za-z]+", " ".join(inspect_panel.get_network(vgg_path).classes))) | ALLOWED_WORDS
     for name in ("network_md", "message", "features_md"):

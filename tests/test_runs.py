@@ -294,9 +294,9 @@ def test_the_runs_tab_takes_checkpoints() -> None:
 def _english(text: str) -> list[str]:
     import re
 
-    from tests.test_chinese import _english_lines
+    from tests.chinese_text import english_lines
 
-    return _english_lines(re.sub(r"`[^`]*`", " ", text).replace("**", " "))
+    return english_lines(re.sub(r"`[^`]*`", " ", text).replace("**", " "))
 
 
 def _numbers(text: str) -> list[str]:

@@ -13,7 +13,7 @@ from explorer.explain import explain
 from explorer.families import FAMILIES
 from explorer.presets import preset_names
 from explorer.teaching import facts
-from tests.test_chinese import _english_lines
+from tests.chinese_text import english_lines
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 #: A number as the text writes it: 1,413,120 · 0.0001 · 96.2 (of 96.2%) · 3 and 3 (of 3x3) · 1 (of conv1).
@@ -72,7 +72,7 @@ def test_no_english_words_beyond_identifiers(texts: tuple[str, str]):
     assert not _english_words(chinese), _english_words(chinese)
     # The rule the zh-CN page is checked with (tests/test_chinese.py), on the text as the page shows it.
     shown = chinese.replace("**", " ").replace("|", " ")
-    assert not _english_lines(shown), _english_lines(shown)
+    assert not english_lines(shown), english_lines(shown)
 
 
 def test_the_same_numbers_as_the_english_text(texts: tuple[str, str]):

@@ -364,10 +364,10 @@ def _numbers(text: str) -> list[str]:
 
 
 def _english(text: str) -> list[str]:
-    from tests.test_chinese import _english_lines
+    from tests.chinese_text import english_lines
 
     visible = re.sub(r"\]\([^)]*\)", "]", re.sub(r"<[^>]+>", "\n", text))  # a link's target is not shown
-    return _english_lines(visible.replace("**", " "))
+    return english_lines(visible.replace("**", " "))
 
 
 def test_chinese_statuses_carry_the_same_numbers_without_english() -> None:

@@ -72,7 +72,7 @@ def _figure_texts(figure: go.Figure) -> list[str]:
 
 def test_chinese_charts_have_no_english_words() -> None:
     """Titles, axes and trace names in Chinese; class names are the dataset's own and stay."""
-    from tests.test_chinese import _english_lines
+    from tests.chinese_text import english_lines
 
     started = time.time()
     gpu = {"time": [started + 1, started + 2], "utilization": [10, 90], "memory_used_bytes": [2**30, 2**31],
@@ -87,7 +87,7 @@ def test_chinese_charts_have_no_english_words() -> None:
     ]
     for figure in figures:
         texts = _figure_texts(figure)
-        assert texts and not _english_lines("\n".join(texts)), texts
+        assert texts and not english_lines("\n".join(texts)), texts
     english, chinese = training_curves_figure(HISTORY), training_curves_figure(HISTORY, zh=True)
     assert [list(trace.y) for trace in english.data] == [list(trace.y) for trace in chinese.data]
     assert [trace.name for trace in chinese.data] == ["训练损失", "训练精度", "测试精度"]
