@@ -3,6 +3,7 @@ a Teacher tab when ``EXPLORER_ADMIN_PASSWORD`` is set. The server's limits are r
 app is built (:mod:`explorer.server.settings`)."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -146,6 +147,15 @@ def build_app() -> gr.Blocks:
     demo.queue(api_open=False, max_size=int(os.environ.get("EXPLORER_QUEUE_SIZE", "256")),
                default_concurrency_limit=1)
     return demo
+
+
+def freeze_startup_heap() -> int:
+    """Move every object alive after start-up (torch, Gradio, the built page: ~0.5 million) out of the garbage
+    collector's view, so its occasional full collections scan only what edits create: measured in-process on
+    GoogLeNet edits, the slowest of 60 re-analyses fell from 251 ms to 55 ms. Returns the objects frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def launch_options() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The API tab's examples use the address the browser reached the page at, never a header's junk."""
+"""explorer.ui.app's helpers: the API tab's examples use the address the browser reached the page at (never a
+header's junk), and the start-up heap is frozen out of the garbage collector's view."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -34,3 +35,15 @@ def test_a_strange_host_header_falls_back_to_the_example(host: str) -> None:
 def test_a_chinese_browser_gets_the_chinese_help_with_the_address() -> None:
     text = api_help_markdown(request(host="10.1.2.3:7860", **{"accept-language": "zh-CN,zh;q=0.9"}))
     assert "用程序调用" in text and 'Client("http://10.1.2.3:7860/")' in text
+
+
+def test_freezing_the_startup_heap_hides_it_from_the_collector() -> None:
+    import gc
+
+    from explorer.ui.app import freeze_startup_heap
+
+    try:
+        frozen = freeze_startup_heap()
+        assert frozen > 10_000 and gc.get_freeze_count() == frozen  # torch alone holds more than that
+    finally:
+        gc.unfreeze()
