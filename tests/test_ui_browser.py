@@ -228,3 +228,16 @@ def test_api_tab_shows_the_pages_own_address(page, app_url):
     open_tab(page, "API")
     help_text = page.locator("#api-help")
     expect(help_text).to_contain_text(f'Client("{app_url}")', timeout=10_000)  # a free port, not 7860
+
+
+def test_memory_batch_size_zero_is_named_not_replaced(page):
+    box = page.get_by_label("Batch size (memory estimate)")
+    box.fill("0")
+    box.press("Enter")
+    error = page.locator("#spec-error")
+    expect(error).to_contain_text("Batch size (memory estimate) must be a whole number", timeout=10_000)
+    expect(page.locator("#headline")).to_contain_text("batch 128")  # the last good estimate stays
+    box.fill("16")
+    box.press("Enter")
+    expect(error).to_be_hidden(timeout=10_000)
+    expect(page.locator("#headline")).to_contain_text("batch 16", timeout=10_000)

@@ -58,6 +58,23 @@ def test_invalid_edit_shows_message_and_keeps_results(panel):
     assert out[panel.draft]["vgg.conv_arch"] == "((1, 64), (1, 128), (2,))"  # the user's text is kept
 
 
+@pytest.mark.parametrize("batch, shown", [(0, "got 0"), (None, "got nothing"), (-4, "got -4"), (70_000, "got 70000"),
+                                          (2.5, "got 2.5")])
+def test_a_bad_memory_batch_size_is_named_and_the_results_stay(panel, batch, shown):
+    """Batch 0 used to be shown as "batch 1" without a word; now the box is named and nothing is re-rendered."""
+    draft = values_from_spec(load_preset("vgg16"))
+    out = make_field_handler(panel, "vgg.conv_arch")(VGG11_TEXT, draft, batch, "Parameters", False, None, "")
+    assert out[panel.error]["visible"] is True
+    assert "Batch size (memory estimate)" in out[panel.error]["value"] and shown in out[panel.error]["value"]
+    for component in (panel.headline, panel.chart, panel.table, panel.current_spec):
+        assert is_skip(out[component]), component
+    fixed = make_field_handler(panel, "vgg.conv_arch")(VGG11_TEXT, draft, 8.0, "Parameters", False, None, "")
+    assert fixed[panel.error]["visible"] is False and "batch 8" in fixed[panel.headline]
+
+
+VGG11_TEXT = "((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))"
+
+
 @pytest.mark.parametrize("text", ["__import__('os').system('echo hacked')", "exec('1')", "lambda: 1",
                                   "(" * 500 + ")" * 500, "((1, 64),)" * 5000, "", "((1, 1e400),)"])
 def test_hostile_text_is_a_clean_error(panel, text):

@@ -21,6 +21,7 @@ from ..families import FAMILIES, family_of
 from ..presets import get_preset, list_presets
 from ..share import decode_spec, encode_spec
 from ..specs import Spec, SpecError, parse_spec
+from ..specs.fields import check_int
 from .convert import spec_from_values, table_rows, values_from_spec
 from .editors.base import COMMON_FIELDS, Editor, Field, cells_equal
 from . import limits
@@ -172,9 +173,22 @@ def _chinese(request: gr.Request | None) -> bool:
         return False
 
 
+#: The largest batch the memory estimate takes.
+MAX_BATCH = 65_536
+
+
+def check_batch(value: Any) -> int:
+    """The memory estimate's batch size as typed; a SpecError naming the box when it is not 1 to 65,536."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # gr.Number sends 8.0 for 8
+    return check_int(value, "batch_size", minimum=1, maximum=MAX_BATCH, name="Batch size (memory estimate)",
+                     name_zh="批量大小（用于内存估计）")
+
+
 def clamp_batch(value: Any) -> int:
+    """The nearest usable batch size, for loads that must show something (a preset, a lesson)."""
     try:
-        return min(max(int(value), 1), 65_536)
+        return min(max(int(value), 1), MAX_BATCH)
     except (TypeError, ValueError, OverflowError):
         return 1
 
@@ -202,8 +216,8 @@ def make_field_handler(panel: ExplorePanel, key: str):  # noqa: ANN201
 def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, log_scale: bool,
                  pinned: Spec | None, rendered: str, explain_open: bool = False, *, chinese: bool = False) -> dict:
     """Outputs for the editors' current values: results, an inline error, or nothing new."""
-    batch = clamp_batch(batch_size)
     try:
+        batch = check_batch(batch_size)
         spec = spec_from_values(draft.get("family", ""), draft)
     except SpecError as exc:
         return error_updates(panel, exc, chinese=chinese)
@@ -302,8 +316,8 @@ def build_explore_panel() -> ExplorePanel:
             with gr.Group():
                 _create_fields(list(COMMON_FIELDS), None, values, editors, buttons)
             with gr.Row():
-                batch_size = gr.Number(128, label=tr("Batch size (memory estimate)"), precision=0, minimum=1,
-                                       maximum=65536)
+                # No minimum/maximum: Gradio's own check only reddens the box; check_batch names the problem.
+                batch_size = gr.Number(128, label=tr("Batch size (memory estimate)"), precision=0)
                 pin = gr.Button(tr("Pin as A (compare)"), elem_id="pin", size="sm")
             with gr.Accordion(tr("Export this network"), open=False) as export_accordion:
                 export_kind = gr.Radio([(tr(label), label) for label in EXPORT_KINDS], value="PyTorch (.py)", label=tr("Format"))
