@@ -411,3 +411,14 @@ def test_preset_picker_labels_are_translated(panel):
     for label, name in panel.preset.choices:
         english = _KEYS[label.key]
         assert english == get_preset(name).label() and ZH[english] == get_preset(name).label(zh=True)
+
+
+def test_log_scale_works_where_it_means_something_and_is_greyed_out_elsewhere():
+    from explorer.ui.explore import log_scale_toggle
+    from explorer.ui.views import CHARTS, chart_figure
+
+    analysis = analyze(load_preset("googlenet"))
+    for chart in CHARTS:
+        linear, log = (chart_figure(chart, analysis, log_scale=flag) for flag in (False, True))
+        changes_axis = (log.layout.yaxis.type == "log") != (linear.layout.yaxis.type == "log")
+        assert log_scale_toggle(chart)["interactive"] is changes_axis, chart

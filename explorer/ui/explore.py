@@ -26,7 +26,7 @@ from .convert import spec_from_values, table_rows, values_from_spec
 from .editors.base import COMMON_FIELDS, Editor, Field, cells_equal
 from . import limits
 from .i18n import tr, wants_chinese
-from .views import CHARTS, TABLE_HEADERS, chart_figure, compare_markdown, headline_html, layer_table
+from .views import CHARTS, LOG_SCALE_CHARTS, TABLE_HEADERS, chart_figure, compare_markdown, headline_html, layer_table
 
 DEFAULT_PRESET = "vgg16"
 EXPORT_KINDS = {"PyTorch (.py)": "pytorch", "ONNX (.onnx)": "onnx", "JSON spec (.json)": "json",
@@ -213,6 +213,11 @@ def make_field_handler(panel: ExplorePanel, key: str):  # noqa: ANN201
     return on_field
 
 
+def log_scale_toggle(chart: str) -> dict:
+    """The Log scale box works on the charts where a log axis means something and is greyed out on the others."""
+    return gr.update(interactive=chart in LOG_SCALE_CHARTS)
+
+
 def render_draft(panel: ExplorePanel, draft: dict, batch_size: Any, chart: str, log_scale: bool,
                  pinned: Spec | None, rendered: str, explain_open: bool = False, *, chinese: bool = False) -> dict:
     """Outputs for the editors' current values: results, an inline error, or nothing new."""
@@ -390,6 +395,7 @@ def _wire(panel: ExplorePanel, pin: gr.Button, export_kind: gr.Radio, export_but
 
     for component in (panel.batch_size, panel.chart_choice, panel.log_scale, panel.pinned_spec):
         component.change(on_view, [panel.draft, *view], panel.result_outputs(), **fast)
+    panel.chart_choice.change(log_scale_toggle, panel.chart_choice, panel.log_scale, **fast)
 
     def on_preset(name: str, batch_size: Any, chart: str, log_scale: bool, pinned: Spec | None,
                   request: gr.Request = None) -> dict:

@@ -13,6 +13,8 @@ from ..charts.analysis import (MEMORY_ASSUMPTIONS, MEMORY_ASSUMPTIONS_ZH, macs_c
 from ..report import human_bytes, human_count, kind_name, shape_text
 
 CHARTS = ("Parameters", "Shape flow", "MACs", "Memory")
+#: The charts a log axis means something for (Memory stacks two parts of one estimate: a log axis would distort it).
+LOG_SCALE_CHARTS = ("Parameters", "Shape flow", "MACs")
 TABLE_HEADERS = ["layer", "kind", "block", "input", "output", "kernel / stride / pad", "params", "MACs",
                  "activations", "receptive field (px)", "cumulative stride (px)"]
 #: :data:`TABLE_HEADERS` in Chinese (d2l's terms).
