@@ -54,14 +54,16 @@ def preset_names() -> list[str]:
 def get_preset(name: str) -> Preset:
     """The preset called ``name`` (its description and source included)."""
     presets = _load_all()
+    names = ", ".join(presets)
     if not isinstance(name, str):
-        raise SpecError("preset", f"must be a preset name like vgg16, got {show(name)}; choose one of "
-                                  f"{', '.join(presets)}")
+        raise SpecError("preset", f"must be a preset name like vgg16, got {show(name)}; choose one of {names}",
+                        f"必须是预设名称（如 vgg16），收到的是 {show(name, zh=True)}；可选的有 {names}")
     if not _NAME.match(name) or name not in presets:
         close = difflib.get_close_matches(name.strip().lower(), presets, n=1) if len(name) <= 64 else []
         guess = f"did you mean {close[0]}? Or " if close else ""
-        raise SpecError("preset", f"no preset named {describe(name, 40)}; {guess}choose one of "
-                                  f"{', '.join(presets)}")
+        guess_zh = f"你是不是想写 {close[0]}？或者" if close else ""
+        raise SpecError("preset", f"no preset named {describe(name, 40)}; {guess}choose one of {names}",
+                        f"没有名为 `{describe(name, 40).replace('`', chr(39))}` 的预设；{guess_zh}从这些中选一个：{names}")
     return presets[name]
 
 

@@ -123,6 +123,7 @@ class PreparedImage:
     seen: Image.Image  # what the network sees: its input before normalisation, at the input size (L or RGB)
     inverted: bool  # whether the polarity was flipped for a dark-background dataset
     notes: tuple[str, ...]  # what was done to the image, in words
+    notes_zh: tuple[str, ...] = ()  # the same notes in Simplified Chinese
 
     def display(self, pixels: int = render.DISPLAY_PIXELS) -> Image.Image:
         """:attr:`seen`, enlarged by a whole factor (nearest neighbour) to about ``pixels`` per side."""
@@ -146,23 +147,26 @@ def load_image(source: ImageInput) -> Image.Image:
         data = bytes(source)
         if len(data) > MAX_IMAGE_BYTES:
             raise ImageError(f"the file is too large ({len(data) / 2**20:.0f} MiB; at most "
-                             f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB)")
-        return _decode(io.BytesIO(data), "the uploaded data")
+                             f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB)",
+                             f"文件太大（{len(data) / 2**20:.0f} MiB；最多 {MAX_IMAGE_BYTES / 2**20:.0f} MiB）")
+        return _decode(io.BytesIO(data), "the uploaded data", "上传的数据")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
             size = path.stat().st_size
         except (OSError, ValueError):
-            raise ImageError(f"no such file: {str(source)[:200]}") from None
+            raise ImageError(f"no such file: {str(source)[:200]}", f"没有这个文件：`{str(source)[:200]}`") from None
         if not path.is_file():
-            raise ImageError(f"not a file: {str(source)[:200]}")
+            raise ImageError(f"not a file: {str(source)[:200]}", f"不是文件：`{str(source)[:200]}`")
         if size > MAX_IMAGE_BYTES:
             raise ImageError(f"the file is too large ({size / 2**20:.0f} MiB; at most "
-                             f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB)")
+                             f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB)",
+                             f"文件太大（{size / 2**20:.0f} MiB；最多 {MAX_IMAGE_BYTES / 2**20:.0f} MiB）")
         with open(path, "rb") as handle:
-            return _decode(io.BytesIO(handle.read()), path.name[:100])
+            return _decode(io.BytesIO(handle.read()), path.name[:100], f"`{path.name[:100].replace('`', chr(39))}`")
     raise ImageError(f"expected an image (a PIL image, an array, bytes or a file path), got "
-                     f"{type(source).__name__}")
+                     f"{type(source).__name__}",
+                     f"需要一张图像（`PIL` 图像、数组、字节或文件路径），收到的是 `{type(source).__name__}`")
 
 
 def prepare_image(source: ImageInput, preprocessing: Preprocessing, *, fit: str = "pad",
@@ -181,34 +185,40 @@ def prepare_image(source: ImageInput, preprocessing: Preprocessing, *, fit: str 
         raise SpecError("invert", f"must be true, false or None, got {invert!r}")
     image = load_image(source)
     notes: list[str] = []
-    image = _composite(image, notes)
+    notes_zh: list[str] = []
+    image = _composite(image, notes, notes_zh)
     if image.width != image.height:
         image = _square(image, fit)
         notes.append("padded to a square with the border's colour" if fit == "pad"
                      else "cropped to the centre square")
+        notes_zh.append("用边框的颜色填充成正方形" if fit == "pad" else "裁剪出中间的正方形")
     size = preprocessing.dataset_size
     if preprocessing.dataset_channels == 1 and image.mode != "L":
         image = image.convert("L")
         notes.append("converted to grey (luminance)")
+        notes_zh.append("转换为灰度（按亮度）")
     elif preprocessing.dataset_channels == 3 and image.mode != "RGB":
         image = image.convert("RGB")
     if image.width != size:
         shrinking = image.width > size
         image = image.resize((size, size), Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR)
         notes.append(f"{'shrunk' if shrinking else 'enlarged'} to {size}x{size} like the dataset's images")
+        notes_zh.append(f"{'缩小' if shrinking else '放大'}到 {size}x{size}，与数据集的图像一样")
     pixels = np.asarray(image, dtype=np.uint8)
     inverted = _should_invert(pixels, preprocessing) if invert is None else invert
     if inverted:
         pixels = 255 - pixels
         if invert is None:
             notes.append(f"inverted: {dataset_info(preprocessing.dataset).label} shows light figures on black")
+            notes_zh.append(f"黑白反转：{dataset_info(preprocessing.dataset).label} 的图像是黑底浅色图形")
     chw = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
     tensor = preprocessing.to_tensor(np.ascontiguousarray(chw))
     if preprocessing.input_size != size:
         notes.append(f"resized to the network's {preprocessing.input_size}x{preprocessing.input_size} input")
+        notes_zh.append(f"缩放到网络的 {preprocessing.input_size}x{preprocessing.input_size} 输入尺寸")
     return PreparedImage(tensor=tensor, pixels=np.ascontiguousarray(pixels),
                          seen=render.to_image(preprocessing.to_pixels(tensor)), inverted=bool(inverted),
-                         notes=tuple(notes))
+                         notes=tuple(notes), notes_zh=tuple(notes_zh))
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
@@ -216,13 +226,16 @@ def prepare_image(source: ImageInput, preprocessing: Preprocessing, *, fit: str 
 
 def _check_pixels(width: int, height: int) -> None:
     if width < 1 or height < 1:
-        raise ImageError(f"the image is empty ({width}x{height} pixels)")
+        raise ImageError(f"the image is empty ({width}x{height} pixels)", f"图像是空的（{width}x{height} 像素）")
     if width * height > MAX_IMAGE_PIXELS:
         raise ImageError(f"the image is too large ({width}x{height} = {width * height / 1e6:.0f} megapixels; at "
-                         f"most {MAX_IMAGE_PIXELS / 1e6:.0f}); shrink it first")
+                         f"most {MAX_IMAGE_PIXELS / 1e6:.0f}); shrink it first",
+                         f"图像太大（{width}x{height} = {width * height / 1e6:.0f} 百万像素；最多 "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f}）；请先缩小它")
 
 
-def _decode(stream: io.BytesIO, name: str) -> Image.Image:
+def _decode(stream: io.BytesIO, name: str, name_zh: str) -> Image.Image:
+    """The decoded image; ``name`` says what it is in messages (``name_zh``: in Chinese)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -233,12 +246,16 @@ def _decode(stream: io.BytesIO, name: str) -> Image.Image:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"the image is too large: {name} declares an enormous size (a decompression bomb?); "
-                         f"at most {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels") from None
+                         f"at most {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels",
+                         f"图像太大：{name_zh} 声明了一个巨大的尺寸（解压炸弹？）；最多 "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.0f} 百万像素") from None
     except Image.UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image in a supported format ({', '.join(IMAGE_FORMATS)})") from None
+        raise ImageError(f"{name} is not an image in a supported format ({', '.join(IMAGE_FORMATS)})",
+                         f"{name_zh} 不是支持的格式的图像（`{', '.join(IMAGE_FORMATS)}`）") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:  # truncated or damaged data
         detail = " ".join(str(exc).split())[:120] or type(exc).__name__
-        raise ImageError(f"{name} could not be decoded; it looks damaged ({detail})") from None
+        raise ImageError(f"{name} could not be decoded; it looks damaged ({detail})",
+                         f"{name_zh} 无法解码，看起来已损坏（`{detail.replace('`', chr(39))}`）") from None
     try:
         image = ImageOps.exif_transpose(image) or image  # a phone photo taken sideways
     except Exception:  # noqa: BLE001 - a broken EXIF block: keep the pixels as stored
@@ -253,7 +270,8 @@ def _from_array(array: np.ndarray | torch.Tensor) -> Image.Image:
     if values.ndim == 3 and values.shape[2] == 1:
         values = values[:, :, 0]
     if values.ndim not in (2, 3) or (values.ndim == 3 and values.shape[2] not in (3, 4)):
-        raise ImageError(f"expected an H x W, H x W x 3/4 or 1/3 x H x W array, got shape {tuple(values.shape)}")
+        raise ImageError(f"expected an H x W, H x W x 3/4 or 1/3 x H x W array, got shape {tuple(values.shape)}",
+                         f"需要形状为 H x W、H x W x 3/4 或 1/3 x H x W 的数组，收到的形状是 {tuple(values.shape)}")
     _check_pixels(int(values.shape[1]), int(values.shape[0]))
     if values.dtype == np.bool_:
         values = values.astype(np.uint8) * 255
@@ -262,7 +280,7 @@ def _from_array(array: np.ndarray | torch.Tensor) -> Image.Image:
             raise ImageError("the array has NaN or infinite values")
         values = np.clip(values * (255.0 if values.max(initial=0.0) <= 1.0 else 1.0), 0, 255).round()
     elif not np.issubdtype(values.dtype, np.integer):
-        raise ImageError(f"expected numbers, got an array of {values.dtype}")
+        raise ImageError(f"expected numbers, got an array of {values.dtype}", f"需要数值，收到的是 `{values.dtype}` 数组")
     elif values.size and (values.min() < 0 or values.max() > 255):
         raise ImageError("integer pixels must lie in 0..255")
     return Image.fromarray(np.ascontiguousarray(values.astype(np.uint8)))
@@ -288,13 +306,14 @@ def _standard_mode(image: Image.Image) -> Image.Image:
     try:
         return image.convert("RGB")  # P without transparency, CMYK, YCbCr, LAB, HSV
     except (ValueError, OSError) as exc:
-        raise ImageError(f"unsupported image mode {mode!r} ({exc})") from None
+        raise ImageError(f"unsupported image mode {mode!r} ({exc})",
+                         f"不支持的图像模式 `{mode!r}`（`{str(exc).replace('`', chr(39))}`）") from None
 
 
 # -- the steps ----------------------------------------------------------------------------------------------------
 
 
-def _composite(image: Image.Image, notes: list[str]) -> Image.Image:
+def _composite(image: Image.Image, notes: list[str], notes_zh: list[str]) -> Image.Image:
     """RGBA -> RGB on the background the visible pixels stand out from; opaque images are returned unchanged."""
     if image.mode != "RGBA":
         return image
@@ -306,12 +325,14 @@ def _composite(image: Image.Image, notes: list[str]) -> Image.Image:
     weight = float(alpha.sum())
     if weight <= 0.0:
         notes.append("the image is fully transparent (blank)")
+        notes_zh.append("图像完全透明（空白）")
         background = 255.0
     else:
         content = float((luminance * alpha[:, :, 0]).sum()) / weight
         background = 255.0 if content < 127.5 else 0.0
         notes.append(f"transparent pixels filled with {'white' if background else 'black'} "
                      f"(the drawing is {'dark' if background else 'light'})")
+        notes_zh.append(f"透明像素填充为{'白色' if background else '黑色'}（图形是{'深色' if background else '浅色'}的）")
     rgb = rgba[:, :, :3] * alpha + background * (1.0 - alpha)
     return Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
 

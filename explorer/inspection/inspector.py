@@ -53,6 +53,7 @@ class Inspection:
     prepared: PreparedImage | None = None  # set by inspect_image
     timings: dict[str, float] = field(default_factory=dict)  # seconds: prepare, forward, gradcam, render, total
     notes: tuple[str, ...] = ()
+    notes_zh: tuple[str, ...] = ()  # the same notes in Simplified Chinese
 
     @property
     def predicted(self) -> ClassScore:
@@ -113,7 +114,8 @@ def inspect_image(checkpoint: LoadedCheckpoint, image: ImageInput, *, block: str
     timings = {"prepare": prepare_seconds, **result.timings}
     timings["total"] = time.perf_counter() - start
     return Inspection(**{**vars(result), "prepared": prepared, "timings": timings,
-                         "notes": tuple(checkpoint.notes) + result.notes})
+                         "notes": tuple(checkpoint.notes) + result.notes,
+                         "notes_zh": tuple(checkpoint.notes_zh) + result.notes_zh})
 
 
 def inspect_tensor(model: nn.Module, spec: ArchSpec, tensor: torch.Tensor, *, classes: Sequence[str] | None = None,
@@ -157,6 +159,7 @@ def inspect_tensor(model: nn.Module, spec: ArchSpec, tensor: torch.Tensor, *, cl
         forward_seconds = time.perf_counter() - start
         cam = None
         notes: list[str] = []
+        notes_zh: list[str] = []
         chosen = target_class
         if logits.dim() != 2 or logits.shape[0] != 1:
             raise RuntimeError(f"the model returned logits of shape {tuple(logits.shape)}")
@@ -169,6 +172,7 @@ def inspect_tensor(model: nn.Module, spec: ArchSpec, tensor: torch.Tensor, *, cl
             if peak <= 0:
                 notes.append(f"Grad-CAM is zero everywhere at {cam_block}: no part of it raises the score of "
                              f"{names[chosen]}")
+                notes_zh.append(f"Grad-CAM 在 `{cam_block}` 处处为零：它没有任何部分提高 `{names[chosen]}` 的得分")
             cam = GradCAM(block=cam_block, class_index=chosen, class_name=names[chosen],
                           score=float(logits[0, chosen].detach()), weights=weights, heatmap=heatmap, upsampled=upsampled,
                           peak=peak)
@@ -197,7 +201,7 @@ def inspect_tensor(model: nn.Module, spec: ArchSpec, tensor: torch.Tensor, *, cl
     return Inspection(probabilities=probabilities, logits=values.numpy().astype(np.float32), top=top,
                       features=features, filters=filters, gradcam=cam,
                       gradcam_blocks=gradcam_module.gradcam_blocks(analysis), input_image=input_image,
-                      timings=timings, notes=tuple(notes))
+                      timings=timings, notes=tuple(notes), notes_zh=tuple(notes_zh))
 
 
 _LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()

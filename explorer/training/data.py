@@ -75,8 +75,8 @@ DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
 class DatasetUnavailable(SpecError):
     """A torchvision dataset that is neither on disk nor downloadable; the message offers ``shapes``."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("dataset", message)
+    def __init__(self, message: str, message_zh: str = "") -> None:
+        super().__init__("dataset", message, message_zh)
 
 
 @dataclass
@@ -195,7 +195,7 @@ def _load_torchvision(info: DatasetInfo, root: Path, train: bool, download: bool
         dataset = dataset_class(str(root), train=train, download=False)
     except RuntimeError:  # torchvision: "Dataset not found" (or, for CIFAR, "... or corrupted")
         if not download:
-            raise DatasetUnavailable(_unavailable_message(info, root, "", offline=True)) from None
+            raise DatasetUnavailable(*_unavailable_messages(info, root, "", offline=True)) from None
         try:
             unreachable = unreachable_reason(download_hosts(dataset_class))
             if unreachable:
@@ -204,8 +204,7 @@ def _load_torchvision(info: DatasetInfo, root: Path, train: bool, download: bool
             dataset = dataset_class(str(root), train=train, download=True)
         except Exception as failure:  # noqa: BLE001 - URLError, RuntimeError, OSError, tarfile errors...
             reason = " ".join(str(failure).split())[:300] or type(failure).__name__
-            raise DatasetUnavailable(_unavailable_message(info, root, f"download failed: {reason}",
-                                                          offline=False)) from None
+            raise DatasetUnavailable(*_unavailable_messages(info, root, reason, offline=False)) from None
     data = dataset.data
     images = torch.as_tensor(data) if not isinstance(data, torch.Tensor) else data
     if images.dim() == 3:  # MNIST-style N x H x W
@@ -249,14 +248,22 @@ def unreachable_reason(hosts: list[tuple[str, int]], timeout: float = 5.0) -> st
     return "cannot reach " + "; ".join(reasons)
 
 
-def _unavailable_message(info: DatasetInfo, root: Path, reason: str, *, offline: bool) -> str:
+def _unavailable_messages(info: DatasetInfo, root: Path, reason: str, *, offline: bool) -> tuple[str, str]:
+    """Why ``info`` cannot be loaded and what to do, in English and in Chinese; ``reason``: why the download
+    failed (the system's own words, quoted as they are)."""
     where = root / info.folder
     hint = "downloads are switched off" if offline else "this machine may have no internet access"
-    detail = f" ({reason})" if reason else ""
-    return (f"{info.label} is not in {where} (or its files are incomplete) and {hint}{detail}. Copy "
-            f"torchvision's files there "
-            f"(set {DATA_DIR_ENV} or --data-dir to use another folder), or train on the built-in dataset "
-            f"'shapes' (10 classes of procedurally drawn figures, no download needed).")
+    detail = f" (download failed: {reason})" if reason else ""
+    english = (f"{info.label} is not in {where} (or its files are incomplete) and {hint}{detail}. Copy "
+               f"torchvision's files there "
+               f"(set {DATA_DIR_ENV} or --data-dir to use another folder), or train on the built-in dataset "
+               f"'shapes' (10 classes of procedurally drawn figures, no download needed).")
+    hint_zh = "下载已关闭" if offline else "这台机器可能无法访问互联网"
+    detail_zh = f"（下载失败：`{reason.replace('`', chr(39))}`）" if reason else ""
+    chinese = (f"{info.label} 数据集不在 `{where}` 中（或文件不完整），而且{hint_zh}{detail_zh}。请把 torchvision "
+               f"的数据集文件复制到那里（设置 `{DATA_DIR_ENV}` 或 `--data-dir` 可改用其他文件夹），或者用内置的 "
+               f"`shapes` 数据集训练（10 类程序绘制的图形，无需下载）。")
+    return english, chinese
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from ..specs import SpecError
 class DeviceUnavailable(SpecError):
     """The device asked for does not exist on this machine."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("device", message)
+    def __init__(self, message: str, message_zh: str = "") -> None:
+        super().__init__("device", message, message_zh)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -24,7 +24,9 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda":
         if not torch.cuda.is_available():
             raise DeviceUnavailable("CUDA is not available on this machine (no GPU, or a CPU-only PyTorch); "
-                                    "choose device 'cpu' or 'auto'")
+                                    "choose device 'cpu' or 'auto'",
+                                    "这台机器上没有可用的 `CUDA`（没有 GPU，或装的是仅支持 CPU 的 PyTorch）；"
+                                    "请把设备选为 `cpu` 或 `auto`")
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 

@@ -88,15 +88,15 @@ class OwnRandomState:
 class LossDiverged(SpecError):
     """The training loss became NaN or infinite, or grew far above chance level: the run cannot recover."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("lr", message)
+    def __init__(self, message: str, message_zh: str = "") -> None:
+        super().__init__("lr", message, message_zh)
 
 
 class MemoryCheckFailed(SpecError):
     """The pre-launch check: the run's estimated memory does not fit in what the device has free."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("batch_size", message)
+    def __init__(self, message: str, message_zh: str = "") -> None:
+        super().__init__("batch_size", message, message_zh)
 
 
 def train(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig | None = None, *,
@@ -123,7 +123,8 @@ def train(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig | None =
         try:
             config = config_from_choices(parse_spec(spec))
         except SpecError as exc:
-            yield ErrorEvent(message=str(exc), kind="config", field=exc.field, step=0, elapsed_s=0.0)
+            yield ErrorEvent(message=str(exc), kind="config", field=exc.field, step=0, elapsed_s=0.0,
+                             message_zh=_chinese_text(exc))
             return
     run = _Run(spec, config, hooks or RunHooks(), check_memory=check_memory)
     error: ErrorEvent | None = None
@@ -137,6 +138,11 @@ def train(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig | None =
         run.release()
     if error is not None:
         yield error
+
+
+def _chinese_text(exc: SpecError) -> str:
+    """``"field：消息"`` for a SpecError with a Chinese message; empty when it has none (the page shows the English)."""
+    return exc.text(zh=True) if exc.message_zh else ""
 
 
 def init_weights(model: nn.Module, init: str, *, num_classes: int | None = None) -> None:
@@ -195,7 +201,7 @@ def adapt_spec(spec: ArchSpec, config: TrainConfig) -> tuple[ArchSpec, list[str]
             spec = spec.replace(**changes)  # type: ignore[assignment]
         except SpecError as exc:
             field = "input_size" if "input_size" in changes and "input" in str(exc) else exc.field
-            raise SpecError(field, exc.message) from None
+            raise SpecError(field, exc.message, exc.message_zh) from None
     if spec.in_channels != info.channels:
         how = "by luminance" if spec.in_channels == 1 else "by repeating the gray channel"
         notes.append(f"{info.label} has {plural(info.channels, 'channel')}; the network takes "
@@ -272,7 +278,7 @@ class _Run:
                                    available_bytes=free_memory_bytes(device), weight_decay=config.weight_decay,
                                    data_bytes=dataset_device_bytes(num_train, num_test, info.channels, info.size))
             if not verdict.fits:
-                raise MemoryCheckFailed(verdict.message())
+                raise MemoryCheckFailed(verdict.message(), verdict.message(zh=True))
         peak = PeakMemory(device)
 
         train_data = load_dataset(config.dataset, train=True, data_dir=config.data_dir, download=config.download,
@@ -286,7 +292,8 @@ class _Run:
         if test_shard is not None:
             test_data = test_data.subset(test_shard)
         if len(train_data) == 0:
-            raise SpecError("train_subset", "no training examples for this process; use a larger subset")
+            raise SpecError("train_subset", "no training examples for this process; use a larger subset",
+                            "这个进程没有分到训练样本；请用更大的训练子集")
         self.train_data = train_data = train_data.to(device)
         self.test_data = test_data = test_data.to(device)
         flip = info.flip_ok if config.flip is None else config.flip
@@ -474,19 +481,27 @@ class _Run:
         config = self.config
         what = (f"{'NaN' if math.isnan(worst) else 'infinite'} at step {self.step}" if not math.isfinite(worst)
                 else f"{worst:.3g} at step {self.step}, where chance level is {math.log(num_classes):.2f}")
-        advice = [f"a smaller learning rate (this run used {config.lr:g})"]
+        what_zh = (f"第 {self.step} 步时为 {'`NaN`' if math.isnan(worst) else '无穷大'}" if not math.isfinite(worst)
+                   else f"第 {self.step} 步时为 {worst:.3g}，而随机猜测的水平是 {math.log(num_classes):.2f}")
+        # (English, Chinese) pairs of what to try
+        advice = [(f"a smaller learning rate (this run used {config.lr:g})", f"更小的学习率（本次用的是 {config.lr:g}）")]
         if config.warmup_steps == 0:
-            advice.append("a learning-rate warm-up")
+            advice.append(("a learning-rate warm-up", "学习率预热"))
         if config.grad_clip is None:
-            advice.append("gradient clipping")
+            advice.append(("gradient clipping", "梯度裁剪"))
         if self.model is not None and not any(isinstance(module, nn.BatchNorm2d) for module in self.model.modules()):
-            advice.append("batch norm on (a network without it is much more sensitive to the learning rate)")
+            advice.append(("batch norm on (a network without it is much more sensitive to the learning rate)",
+                           "打开批量规范化（没有它的网络对学习率敏感得多）"))
         if config.init == "xavier" or config.init == "default":
-            advice.append("He (Kaiming) initialisation")
+            advice.append(("He (Kaiming) initialisation", "He 初始化"))
         if precision == "bf16":
-            advice.append("fp32 precision")
+            advice.append(("fp32 precision", "fp32 精度"))
+        english = [item for item, _ in advice]
+        chinese = [item for _, item in advice]
+        tried_zh = "、".join(chinese[:-1]) + "或" + chinese[-1] if len(chinese) > 1 else chinese[0]
         raise LossDiverged(f"The loss exploded ({what}); the run was stopped because it cannot recover. "
-                           f"Try {', '.join(advice[:-1])} or {advice[-1]}.")
+                           f"Try {', '.join(english[:-1])} or {english[-1]}.",
+                           f"损失爆炸了（{what_zh}）；训练已停止，因为它无法恢复。请尝试{tried_zh}。")
 
     def _time_up(self, config: TrainConfig, context: Any) -> bool:
         return (config.max_seconds is not None and not context.enabled
@@ -582,7 +597,7 @@ class _Run:
     # -- endings -----------------------------------------------------------------------------------------------
 
     def error_event(self, exc: Exception) -> ErrorEvent:
-        """The user-facing description of a failed run."""
+        """The user-facing description of a failed run (``message_zh``: the same in Chinese)."""
         elapsed = self._elapsed()
         text = str(exc).lower()
         if isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and any(
@@ -592,20 +607,32 @@ class _Run:
             message = (f"Out of memory on {where} at step {self.step} (batch size {self.batch_size}, input "
                        f"{self.input_size or '?'}px{estimate}). Try a smaller batch size or input size, bf16 "
                        f"precision, or a smaller network. The run's memory has been released.")
+            memory_zh = "显存" if self.device is not None and self.device.type == "cuda" else "内存"
+            where_zh = f"`{self.device}` " if self.device is not None else "设备"
+            estimate_zh = f"；估计需要 {self.estimated_bytes / 2**30:.2f} GiB" if self.estimated_bytes else ""
+            message_zh = (f"{where_zh}在第 {self.step} 步{memory_zh}不足（批量大小 {self.batch_size}，输入 "
+                          f"{self.input_size or '?'}px{estimate_zh}）。请尝试更小的批量大小或输入尺寸、bf16 精度，"
+                          f"或更小的网络。本次训练占用的{memory_zh}已经释放。")
             return ErrorEvent(message=message, kind="out of memory", field="batch_size", step=self.step,
-                              elapsed_s=elapsed)
+                              elapsed_s=elapsed, message_zh=message_zh)
         if isinstance(exc, DatasetUnavailable):
-            return ErrorEvent(message=exc.message, kind="dataset", field="dataset", step=self.step, elapsed_s=elapsed)
+            return ErrorEvent(message=exc.message, kind="dataset", field="dataset", step=self.step, elapsed_s=elapsed,
+                              message_zh=exc.message_zh)
         if isinstance(exc, DeviceUnavailable):
-            return ErrorEvent(message=exc.message, kind="device", field="device", step=self.step, elapsed_s=elapsed)
+            return ErrorEvent(message=exc.message, kind="device", field="device", step=self.step, elapsed_s=elapsed,
+                              message_zh=exc.message_zh)
         if isinstance(exc, LossDiverged):
             return ErrorEvent(message=exc.message, kind="diverged", field=exc.field, step=self.step,
-                              elapsed_s=elapsed)
+                              elapsed_s=elapsed, message_zh=exc.message_zh)
         if isinstance(exc, SpecError):
-            return ErrorEvent(message=str(exc), kind="config", field=exc.field, step=self.step, elapsed_s=elapsed)
+            return ErrorEvent(message=str(exc), kind="config", field=exc.field, step=self.step, elapsed_s=elapsed,
+                              message_zh=_chinese_text(exc))
         detail = " ".join(str(exc).split())[:500] or "no details"
+        detail_zh = " ".join(str(exc).split())[:500].replace("`", "'")
         return ErrorEvent(message=f"Training failed at step {self.step}: {type(exc).__name__}: {detail}",
-                          kind="runtime", step=self.step, elapsed_s=elapsed)
+                          kind="runtime", step=self.step, elapsed_s=elapsed,
+                          message_zh=f"训练在第 {self.step} 步失败：`{type(exc).__name__}`"
+                                     + (f"（`{detail_zh}`）" if detail_zh else "（没有详细信息）"))
 
     def release(self) -> None:
         """Drop every tensor the run holds and return cached GPU memory. Never raises."""

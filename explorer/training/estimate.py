@@ -39,6 +39,11 @@ class RunEstimate:
     total_seconds: float | None
     message: str  # one or two sentences for a person
     memory: dict[str, Any] | None = None  # the memory estimate term by term (MemoryEstimate.to_dict())
+    message_zh: str = ""  # the message in Simplified Chinese, with the same numbers
+
+    def message_for(self, zh: bool = False) -> str:
+        """The message in Chinese when ``zh`` and there is one, otherwise in English."""
+        return self.message_zh if zh and self.message_zh else self.message
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,15 +95,18 @@ def estimate_run(spec: ArchSpec | Mapping[str, Any] | str, config: TrainConfig |
         total_seconds = total_steps * seconds_per_step + evals * eval_seconds
 
     message = verdict.message()
+    message_zh = verdict.message(zh=True)
     if fits and seconds_per_epoch is not None and total_seconds is not None:
         message += (f" About {_duration(seconds_per_epoch)} per epoch ({steps_per_epoch} steps at "
                     f"{seconds_per_step:.3f} s), {_duration(total_seconds)} in all.")
+        message_zh += (f"每轮约 {_duration(seconds_per_epoch, zh=True)}（{steps_per_epoch} 步，每步 "
+                       f"{seconds_per_step:.3f} 秒），总共约 {_duration(total_seconds, zh=True)}。")
     return RunEstimate(device=str(device), precision=precision, input_size=spec.input_size,
                        training_memory_bytes=training_bytes, dataset_bytes=dataset_bytes,
                        estimated_memory_bytes=needed, available_memory_bytes=available, fits=fits,
                        max_batch_size=max_batch, steps_per_epoch=steps_per_epoch, seconds_per_step=seconds_per_step,
                        seconds_per_epoch=seconds_per_epoch, total_seconds=total_seconds, message=message,
-                       memory=verdict.estimate.to_dict())
+                       memory=verdict.estimate.to_dict(), message_zh=message_zh)
 
 
 def _time_steps(spec: ArchSpec, config: TrainConfig, device: torch.device, precision: str, source_channels: int,
@@ -138,9 +146,9 @@ def _time_steps(spec: ArchSpec, config: TrainConfig, device: torch.device, preci
         release_memory(device)
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float, *, zh: bool = False) -> str:
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return f"{seconds:.0f} 秒" if zh else f"{seconds:.0f} s"
     if seconds < 5400:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+        return f"{seconds / 60:.1f} 分钟" if zh else f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} 小时" if zh else f"{seconds / 3600:.1f} h"

@@ -154,6 +154,11 @@ class ErrorEvent(_Event):
     field: str = ""  # the setting at fault, when one is
     step: int = 0
     elapsed_s: float = 0.0
+    message_zh: str = ""  # the same facts and numbers in Simplified Chinese; empty when none was written
+
+    def message_for(self, zh: bool = False) -> str:
+        """The message in Chinese when ``zh`` and there is one, otherwise in English."""
+        return self.message_zh if zh and self.message_zh else self.message
 
 
 TrainEvent = Union[StartEvent, StepEvent, EvalEvent, EpochEvent, DoneEvent, ErrorEvent]

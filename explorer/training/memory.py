@@ -232,8 +232,10 @@ class MemoryCheck:
     max_batch_size: int | None  # the largest batch that would fit, when known
     device: str
 
-    def message(self) -> str:
-        """One or two sentences for a person."""
+    def message(self, zh: bool = False) -> str:
+        """One or two sentences for a person; ``zh``: the same numbers in Simplified Chinese."""
+        if zh:
+            return self._message_zh()
         where = "the GPU" if self.estimate.device_type == "cuda" else "the CPU"
         free = "unknown" if self.available_bytes is None else f"{self.available_bytes / GIB:.2f} GiB"
         estimate = self.estimate
@@ -248,6 +250,22 @@ class MemoryCheck:
             "a smaller input size or network" + (", or bf16 precision" if estimate.precision == "fp32" else ""))
         return (f"Won't fit: needs {need} (x{SAFETY_FACTOR:g} margin) but only {free} is free on {where} "
                 f"({self.device}); {advice}.")
+
+    def _message_zh(self) -> str:
+        where = "GPU 显存" if self.estimate.device_type == "cuda" else "CPU 内存"
+        free = "未知" if self.available_bytes is None else f"{self.available_bytes / GIB:.2f} GiB"
+        estimate = self.estimate
+        fixed = estimate.weights + estimate.gradients + estimate.optimizer_state
+        data = f"，数据 {estimate.data / GIB:.2f} GiB" if estimate.data else ""
+        need = (f"约 {self.needed_bytes / GIB:.2f} GiB（批量大小 {estimate.batch_size}，{estimate.precision}，"
+                f"`{estimate.optimizer}`：激活值 {estimate.activations / GIB:.2f} GiB，"
+                f"权重 + 梯度 + 优化器状态 {fixed / GIB:.2f} GiB{data}）")
+        if self.fits:
+            return f"放得下：需要{need}；{where}（`{self.device}`）可用 {free}。"
+        advice = (f"把批量大小减到 {self.max_batch_size} 或更小、" if self.max_batch_size else "") + (
+            "用更小的输入尺寸或网络" + ("，或改用 bf16 精度" if estimate.precision == "fp32" else ""))
+        return (f"放不下：需要{need}（留 x{SAFETY_FACTOR:g} 余量），但{where}（`{self.device}`）只有 {free} 可用；"
+                f"请{advice}。")
 
 
 def check_memory(analysis: Any, batch_size: int, *, optimizer: str, precision: str, device_type: str,

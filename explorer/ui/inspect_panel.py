@@ -181,7 +181,7 @@ def describe_network(checkpoint: LoadedCheckpoint, *, zh: bool = False) -> str:
         trained += f"后测试精度 **{accuracy:.3f}**" if isinstance(accuracy, (int, float)) else ""
         shape = "x".join(str(size) for size in analysis.input_shape)
         name = html.escape(Path(checkpoint.path).name)
-        notes = "".join(f"<br>{html.escape(note)}" for note in checkpoint.notes)
+        notes = "".join(f"<br>{html.escape(note)}" for note in checkpoint.notes_zh or checkpoint.notes)
         return (f"**网络：** {spec.family_label}，{analysis.total_params:,} 个参数，输入 {shape}，在 **{info.label}** 上"
                 f"训练（{len(checkpoint.classes)} 个类别）{trained}。<small>`{name}`</small>{notes}")
     trained = (f"; test accuracy **{accuracy:.3f}**" if isinstance(accuracy, (int, float)) else "")
@@ -343,13 +343,20 @@ def prediction_message(result: Inspection, *, zh: bool = False) -> str:
     return f"Predicted **{html.escape(best.name)}** ({best.probability:.1%}).{where}"
 
 
+#: The inspection's steps (:attr:`Inspection.timings`) as the Chinese page names them.
+STEP_NAMES_ZH = {"prepare": "预处理", "forward": "前向传播", "gradcam": "Grad-CAM", "render": "绘图", "total": "总计"}
+
+
 def details_markdown(result: Inspection, *, zh: bool = False) -> str:
     notes = list(result.prepared.notes if result.prepared is not None else ()) + list(result.notes)
     timings = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in result.timings.items())
-    if zh:  # the steps' names and notes come from explorer.inspection, in English
-        lines = [f"用时：{timings}。"]
-        if notes:
-            lines.append("对图像做了这些处理：" + "；".join(html.escape(note) for note in notes) + "。")
+    if zh:
+        timings_zh = "，".join(f"{STEP_NAMES_ZH.get(name, name)} {seconds * 1000:.0f} ms"
+                               for name, seconds in result.timings.items())
+        lines = [f"用时：{timings_zh}。"]
+        notes_zh = list(result.prepared.notes_zh if result.prepared is not None else ()) + list(result.notes_zh)
+        if notes_zh or notes:  # an inspection from elsewhere, without Chinese notes, keeps its English ones
+            lines.append("对图像做了这些处理：" + "；".join(html.escape(note) for note in notes_zh or notes) + "。")
         return "\n\n".join(lines)
     lines = [f"Time: {timings}."]
     if notes:
@@ -383,7 +390,8 @@ def error_message(exc: Exception, *, zh: bool = False) -> str:
     field = getattr(exc, "field", "")
     if zh:
         what = {"checkpoint": "无法使用这个检查点", "image": "无法使用这张图像"}.get(field, "无法分析")
-        return f"<div class='spec-error'>⚠️ {what}：{html.escape(ERRORS_ZH.get(str(text), str(text)))}</div>"
+        text_zh = getattr(exc, "message_zh", "") or ERRORS_ZH.get(str(text), str(text))
+        return f"<div class='spec-error'>⚠️ {what}：{html.escape(text_zh)}</div>"
     what = {"checkpoint": "Could not use this checkpoint", "image": "Could not use this image"}.get(
         field, "Could not inspect")
     return f"<div class='spec-error'>⚠️ {what}: {html.escape(str(text))}</div>"

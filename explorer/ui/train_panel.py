@@ -570,20 +570,28 @@ def apply_published_recipe(spec_dict: Spec | dict | None, device: str,
 
 def check_run(*settings: Any, zh: bool = False) -> str:
     """Estimated memory against free memory, and the time per epoch measured on a few real steps; a refused
-    setting or a failed measurement is said in the returned line (never raised). ``zh``: the line in Chinese
-    (the estimate's own explanation stays in English)."""
+    setting or a failed measurement is said in the returned line (never raised). ``zh``: the line in Chinese."""
     try:
         spec, config = config_from_widgets(*settings)
         estimate = estimate_run(spec, config, measure=True)
     except SpecError as exc:
-        return refused_status(setting_message(exc, zh=zh), zh=zh)
+        return refused_status(_estimate_refusal(exc, zh=zh), zh=zh)
     except Exception as exc:  # noqa: BLE001 - e.g. out of memory while timing steps: say so, keep the page working
         detail = " ".join(str(exc).split())[:300] or type(exc).__name__
         if zh:
             return f"⛔ **检查失败：** {html.escape(detail, quote=False)}。请尝试更小的批量大小或输入尺寸。"
         return (f"⛔ **The check failed:** {html.escape(detail, quote=False)}. Try a smaller batch size or input "
                 f"size.")
-    return ("✅ " if estimate.fits else "⛔ ") + estimate.message
+    return ("✅ " if estimate.fits else "⛔ ") + estimate.message_for(zh)
+
+
+def _estimate_refusal(exc: SpecError, *, zh: bool = False) -> str:
+    """Why the estimate refused a run, as :func:`setting_message` says it; in Chinese the error's own Chinese
+    text when it has one (a missing GPU, a dataset that cannot be loaded, a spec the dataset cannot feed)."""
+    if zh and exc.message_zh and problem_zh(exc.message) == exc.message:  # wording the page does not translate
+        label = SETTING_LABELS_ZH.get(exc.field)
+        return f"{label}（`{exc.field}`）：{exc.message_zh}" if label else exc.text(zh=True)
+    return setting_message(exc, zh=zh)
 
 
 def start_training(*settings: Any, checkpoint_dir: str | None = None, save_checkpoint: bool = True,
@@ -603,10 +611,10 @@ def start_training(*settings: Any, checkpoint_dir: str | None = None, save_check
                                            save_checkpoint=save_checkpoint)
         estimate = estimate_run(spec, config, measure=False)
     except SpecError as exc:
-        yield (refused_status(setting_message(exc, zh=zh), zh=zh), *([skip] * _NO_CHANGE))
+        yield (refused_status(_estimate_refusal(exc, zh=zh), zh=zh), *([skip] * _NO_CHANGE))
         return
     if not estimate.fits:
-        yield (refused_status(estimate.message, zh=zh), *([skip] * _NO_CHANGE))
+        yield (refused_status(estimate.message_for(zh), zh=zh), *([skip] * _NO_CHANGE))
         return
     gpu_started = _start_gpu_sampler()
     started_at = time.time()
@@ -681,12 +689,18 @@ def refused_status(message: str, *, zh: bool = False) -> str:
 
 def failed_status(event: ErrorEvent, *, zh: bool = False) -> str:
     """A failed run's status line: what went wrong and what to try (the engine's message says both); a setting
-    is named as the page names it. ``zh``: headline and advice in Chinese (the engine's message as far as its
-    wording is known)."""
+    is named as the page names it. ``zh``: in Chinese (the engine's ``message_zh``; without one, its English
+    message as far as its wording is known)."""
     message = event.message
     if zh:
         label = SETTING_LABELS_ZH.get(event.field)
-        if event.kind == "config" and label and message.startswith(f"{event.field}: "):
+        known = (event.kind == "config" and label and message.startswith(f"{event.field}: ")
+                 and problem_zh(message[len(event.field) + 2:]) != message[len(event.field) + 2:])
+        if event.message_zh and not known:  # the engine's Chinese, unless the page's own wording is known
+            message = event.message_zh
+            if event.kind == "config" and label and message.startswith(f"{event.field}："):
+                message = f"{label}（`{event.field}`）：{message[len(event.field) + 1:]}"
+        elif event.kind == "config" and label and message.startswith(f"{event.field}: "):
             message = f"{label}（`{event.field}`）：{problem_zh(message[len(event.field) + 2:])}"
         headline = FAILURE_HEADLINES_ZH.get(event.kind, "训练失败。")
         tail = ("按“开始”重试；如果再次失败，试试更小的批量大小或内置的 `shapes` 数据集。" if event.kind == "runtime"
