@@ -117,7 +117,8 @@ class FakeRuns:
         self.closed = 0
         self.folders: list[Path] = []
 
-    def __call__(self, *settings: Any, checkpoint_dir: str | None = None, save_checkpoint: bool = True):
+    def __call__(self, *settings: Any, checkpoint_dir: str | None = None, save_checkpoint: bool = True,
+                 zh: bool = False):
         self.started += 1
         folder = Path(checkpoint_dir)
         self.folders.append(folder)
