@@ -228,24 +228,15 @@ def describe_network(spec_dict: Spec | dict | None, recipe_kind: str = "short", 
     named = f" (preset `{preset}`)" if preset else " (edited)"
     head = (f"**Network:** {spec.family_label}{named}, input {spec.in_channels}x{spec.input_size}x{spec.input_size}, "
             f"{spec.planned_params():,} parameters.")
-    dataset = dataset or default_dataset()
     try:
-        recipe = _recipe_for(spec, recipe_kind, dataset, device)
-        size = _input_size(input_size)
-        trained, _ = adapt_spec(spec, TrainConfig(dataset=dataset, input_size=size or recipe.config.input_size))
+        trained, info, reason = _trained_network(spec, recipe_kind, dataset, device, input_size)
     except SpecError as exc:
         return f"{head}<br>**Start will refuse:** {html.escape(setting_message(exc), quote=False)}"
-    info = dataset_info(dataset)
     trained_size = trained.input_size
-    if size and size != recipe.config.input_size:
-        why = f"{trained_size}x{trained_size} is the input size you set."
-    elif recipe.kind == "published" and recipe.config.input_size:
-        why = f"{trained_size}x{trained_size} is the published recipe's size."
-    elif recipe.config.input_size:
-        why = (f"{trained_size}x{trained_size} is the short-run recipe's size on this machine (no GPU): the smallest "
-               f"this network accepts. Set the input size to override it.")
-    else:
-        why = ""
+    why = {"set": f"{trained_size}x{trained_size} is the input size you set.",
+           "published": f"{trained_size}x{trained_size} is the published recipe's size.",
+           "short": f"{trained_size}x{trained_size} is the short-run recipe's size on this machine (no GPU): the "
+                    f"smallest this network accepts. Set the input size to override it.", "": ""}[reason]
     channels = ("" if info.channels == spec.in_channels else
                 f" Images from {info.label} ({plural(info.channels, 'channel')}) are converted to the network's "
                 f"{plural(spec.in_channels, 'channel')}.")
@@ -263,6 +254,28 @@ def describe_network(spec_dict: Spec | dict | None, recipe_kind: str = "short", 
             f"([open the trained network in Explore]({link})).{size_note}{channels}")
 
 
+def _trained_network(spec: Spec, recipe_kind: str, dataset: str | None, device: str,
+                     input_size: Any) -> tuple[Spec, Any, str]:
+    """What Start trains for these settings, for :func:`describe_network` in either language: the adapted spec,
+    the dataset's info, and why its input size is what it is ("set": the widget, "published" or "short": the
+    recipe's, "": the spec's own).
+
+    Raises:
+        SpecError: a setting Start would refuse.
+    """
+    dataset = dataset or default_dataset()
+    recipe = _recipe_for(spec, recipe_kind, dataset, device)
+    size = _input_size(input_size)
+    trained, _ = adapt_spec(spec, TrainConfig(dataset=dataset, input_size=size or recipe.config.input_size))
+    if size and size != recipe.config.input_size:
+        reason = "set"
+    elif recipe.config.input_size:
+        reason = "published" if recipe.kind == "published" else "short"
+    else:
+        reason = ""
+    return trained, dataset_info(dataset), reason
+
+
 def _describe_network_zh(spec_dict: Spec | dict | None, recipe_kind: str, dataset: str | None, device: str,
                          input_size: Any) -> str:
     """:func:`describe_network` in Chinese (the same numbers and link)."""
@@ -276,24 +289,15 @@ def _describe_network_zh(spec_dict: Spec | dict | None, recipe_kind: str, datase
     named = f"（预设 `{preset}`）" if preset else "（已修改）"
     head = (f"**网络：** {spec.family_label}{named}，输入 {spec.in_channels}x{spec.input_size}x{spec.input_size}，"
             f"{spec.planned_params():,} 个参数。")
-    dataset = dataset or default_dataset()
     try:
-        recipe = _recipe_for(spec, recipe_kind, dataset, device)
-        size = _input_size(input_size)
-        trained, _ = adapt_spec(spec, TrainConfig(dataset=dataset, input_size=size or recipe.config.input_size))
+        trained, info, reason = _trained_network(spec, recipe_kind, dataset, device, input_size)
     except SpecError as exc:
         return f"{head}<br>**“开始”会被拒绝：** {html.escape(setting_message(exc, zh=True), quote=False)}"
-    info = dataset_info(dataset)
     trained_size = trained.input_size
-    if size and size != recipe.config.input_size:
-        why = f"{trained_size}x{trained_size} 是你设置的输入尺寸。"
-    elif recipe.kind == "published" and recipe.config.input_size:
-        why = f"{trained_size}x{trained_size} 是已发表配方的尺寸。"
-    elif recipe.config.input_size:
-        why = (f"{trained_size}x{trained_size} 是短时训练配方在本机（没有 GPU）上的尺寸：这个网络能接受的最小尺寸。"
-               f"设置输入尺寸可以覆盖它。")
-    else:
-        why = ""
+    why = {"set": f"{trained_size}x{trained_size} 是你设置的输入尺寸。",
+           "published": f"{trained_size}x{trained_size} 是已发表配方的尺寸。",
+           "short": f"{trained_size}x{trained_size} 是短时训练配方在本机（没有 GPU）上的尺寸：这个网络能接受的最小尺寸。"
+                    f"设置输入尺寸可以覆盖它。", "": ""}[reason]
     channels = ("" if info.channels == spec.in_channels else
                 f"来自 {info.label} 的图像（{info.channels} 个通道）会转换为网络的 {spec.in_channels} 个通道。")
     if trained == spec:
